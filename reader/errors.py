@@ -1,0 +1,118 @@
+"""Errors the reader layer raises. Each carries a Japanese title and message for staff.
+
+`title` is what the screen shows as a heading, `str(error)` the explanation with what to do next.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ReaderError",
+    "NoReader",
+    "ReaderGone",
+    "NoCard",
+    "CardRemoved",
+    "TransportError",
+    "MalformedCardResponse",
+    "NotMyNumberCard",
+    "CardStatusError",
+    "WrongPin",
+    "PinBlocked",
+    "SecurityStatusNotSatisfied",
+    "CardFileNotFound",
+    "CameraUnavailable",
+    "NoFaceFound",
+]
+
+
+class ReaderError(Exception):
+    title = "カードリーダーのエラー"
+
+    def __init__(self, msg: str, title: str | None = None) -> None:
+        super().__init__(msg)
+        if title is not None:
+            self.title = title
+
+    @property
+    def msg(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class NoReader(ReaderError):
+    title = "カードリーダーが見つかりません"
+
+
+class ReaderGone(ReaderError):
+    """The reader or the PC/SC service went away while in use."""
+
+    title = "カードリーダーとの接続が切れました"
+
+
+class NoCard(ReaderError):
+    title = "カードが置かれていません"
+
+
+class CardRemoved(ReaderError):
+    title = "カードが取り外されました"
+
+
+class TransportError(ReaderError):
+    title = "カードとの通信エラー"
+
+
+class MalformedCardResponse(TransportError):
+    title = "カードの応答が不正です"
+
+
+class NotMyNumberCard(ReaderError):
+    title = "マイナンバーカードではありません"
+
+
+class CardStatusError(ReaderError):
+    """The card answered with a status word other than 9000. The raw SW is kept."""
+
+    title = "カードがエラーを返しました"
+
+    def __init__(self, sw: int, msg: str | None = None, title: str | None = None) -> None:
+        self.sw = sw
+        super().__init__(msg or f"カードの応答 SW={sw:04X}", title)
+
+
+class WrongPin(CardStatusError):
+    title = "暗証番号が違います"
+
+    def __init__(self, sw: int, tries_left: int) -> None:
+        self.tries_left = tries_left
+        super().__init__(sw, f"暗証番号が違います。残り{tries_left}回です。")
+
+
+class PinBlocked(CardStatusError):
+    title = "暗証番号がロックされています"
+
+    def __init__(self, sw: int) -> None:
+        super().__init__(
+            sw,
+            "暗証番号は3回間違えたためロックされています。顔認証または目視確認で受付できます。"
+            "ロック解除はお住まいの市区町村の窓口で行えます。",
+        )
+
+
+class SecurityStatusNotSatisfied(CardStatusError):
+    title = "カードの認証が済んでいません"
+
+    def __init__(self, sw: int, what: str = "") -> None:
+        super().__init__(sw, f"{what}の読み出しには先に照合が必要です。" if what else "先に照合が必要です。")
+
+
+class CardFileNotFound(CardStatusError):
+    title = "カードに必要な情報がありません"
+
+    def __init__(self, sw: int, what: str = "") -> None:
+        super().__init__(sw, f"カードに{what}がありません。" if what else "カードに要求されたファイルがありません。")
+
+
+class CameraUnavailable(ReaderError):
+    title = "カメラが使えません"
+
+
+class NoFaceFound(ReaderError):
+    title = "顔が確認できません"

@@ -1,0 +1,145 @@
+"""Card fixtures: one JSON file per virtual card in fixtures/cards/, validated here.
+
+See fixtures/README.md for the format, written for trainers who add cases.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+__all__ = [
+    "FIXTURES_DIR",
+    "CARDS_DIR",
+    "REFERENCE_DATE",
+    "CardFixture",
+    "FixtureError",
+    "load_card_fixture",
+    "list_card_fixtures",
+]
+
+FIXTURES_DIR = Path(__file__).resolve().parent.parent / "fixtures"
+CARDS_DIR = FIXTURES_DIR / "cards"
+FACES_DIR = FIXTURES_DIR / "faces"
+
+# Every date in the fixtures is absolute; their cases ("expired 2 months ago") hold on this day.
+REFERENCE_DATE = dt.date(2026, 12, 1)
+
+
+class FixtureError(Exception):
+    """A fixture file is missing or malformed; the message names the file and the field."""
+
+    title = "テスト用データの読み込みエラー"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PinFixture(_Model):
+    comment: str = ""
+    value: str
+    tries_left: int = Field(ge=0)
+    max_tries: int = Field(ge=1, le=15)
+
+    @field_validator("value")
+    @classmethod
+    def _ascii(cls, v: str) -> str:
+        if not v.isascii() or not v.isprintable():
+            raise ValueError("PIN must be printable ASCII")
+        return v
+
+
+class PinsFixture(_Model):
+    auth: PinFixture | None = Field(description="利用者証明用暗証番号 (4 digits); null for a 顔認証マイナンバーカード")
+    input_support: PinFixture | None = Field(description="券面事項入力補助用暗証番号 (4 digits)")
+    signature: PinFixture | None = Field(default=None, description="署名用パスワード (6-16 chars)")
+
+
+class CertificateFixture(_Model):
+    comment: str = ""
+    serial: int = Field(gt=0, description="links the card to its person in the central system's population")
+    not_before: dt.date
+    not_after: dt.date = Field(description="last valid day (JST)")
+
+
+class HolderFixture(_Model):
+    name: str
+    name_kana: str = ""
+    address: str
+    birth_date: dt.date
+    sex: Literal["1", "2", "9"]
+    photo: str = Field(description="file stem under fixtures/faces/card/, e.g. astronaut")
+
+
+class CardFaceFixture(_Model):
+    """What is printed on the card front (a face-auth reader reads it to get 照合番号B)."""
+
+    expiry_year: int = Field(ge=2016, le=2099)
+    security_code: str = Field(pattern=r"^\d{4}$")
+
+
+class FaultsFixture(_Model):
+    """Faults the virtual card injects. APDU indexes count from 1 since the card was placed."""
+
+    comment: str = ""
+    remove_after: int | None = Field(default=None, ge=0, description="card is pulled after this many APDUs")
+    truncate_at: int | None = Field(default=None, ge=1, description="this APDU's response loses its SW")
+    corrupt_at: int | None = Field(default=None, ge=1, description="this APDU's response data is garbled")
+    wrong_sw_at: int | None = Field(default=None, ge=1)
+    wrong_sw: int = 0x6F00
+    delay_ms: int = Field(default=0, ge=0, le=10_000, description="added to every APDU")
+
+
+class CardFixture(_Model):
+    comment: str = ""
+    name: str = ""
+    description: str
+    token: str = Field(default="JPKIAPICCTOKEN2", max_length=32)
+    atr: str = Field(default="3BE000FF8131FE4514", pattern=r"^([0-9A-Fa-f]{2})+$")
+    atr_comment: str = "contact ATR OpenSC knows for the JPKI card: 3B E0 00 FF 81 31 FE 45 14"
+    certificate: CertificateFixture
+    pins: PinsFixture
+    holder: HolderFixture
+    card_face: CardFaceFixture
+    faults: FaultsFixture = FaultsFixture()
+
+    @property
+    def photo_path(self) -> Path:
+        return FACES_DIR / "card" / f"{self.holder.photo}.jp2"
+
+    @property
+    def check_b(self) -> str:
+        """照合番号B as the card front gives it."""
+        return f"{self.holder.birth_date:%y%m%d}{self.card_face.expiry_year:04d}{self.card_face.security_code}"
+
+
+def load_card_fixture(name_or_path: str | Path) -> CardFixture:
+    path = Path(name_or_path)
+    if path.suffix != ".json":
+        path = CARDS_DIR / f"{name_or_path}.json"
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        known = ", ".join(list_card_fixtures())
+        raise FixtureError(f"カードのテストデータ {path.name} がありません（あるもの: {known}）") from exc
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise FixtureError(f"{path.name} はJSONとして読めません: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise FixtureError(f"{path.name}: 先頭はJSONオブジェクトにしてください")
+    raw.setdefault("name", path.stem)
+    try:
+        fixture = CardFixture.model_validate(raw)
+    except ValidationError as exc:
+        raise FixtureError(f"{path.name} の内容が不正です:\n{exc}") from exc
+    if not fixture.photo_path.exists():
+        raise FixtureError(f"{path.name}: 顔写真 {fixture.photo_path.name} がありません")
+    return fixture
+
+
+def list_card_fixtures() -> list[str]:
+    return sorted(p.stem for p in CARDS_DIR.glob("*.json"))

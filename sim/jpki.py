@@ -1,0 +1,130 @@
+"""A simulated JPKI certificate authority (J-LIS stand-in) for the virtual cards.
+
+Keys are generated once and cached under the simulation's key directory, so that the virtual
+card (possibly served in another process through vpcd) and the simulated central system agree on
+the same CA and the same card keys. Nothing here is a real key.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
+
+__all__ = ["SimJpkiCa", "CardKeyMaterial", "default_key_dir"]
+
+_JST = dt.timezone(dt.timedelta(hours=9))
+_CA_NAME = x509.Name(
+    [
+        x509.NameAttribute(NameOID.COUNTRY_NAME, "JP"),
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "JPKI"),
+        x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "JPKI for user authentication (SIMULATED)"),
+        x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "Japan Agency for Local Authority Information Systems (SIMULATED)"),
+    ]
+)
+
+
+def default_key_dir() -> Path:
+    """Where simulated keys live: $MADOGUCHI_SIM_DIR/keys, else the user's cache."""
+    base = os.environ.get("MADOGUCHI_SIM_DIR")
+    if base:
+        return Path(base) / "keys"
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "madoguchi" / "sim-keys"
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+    os.replace(tmp, path)
+
+
+def _load_or_make_key(path: Path) -> rsa.RSAPrivateKey:
+    if path.exists():
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        assert isinstance(key, rsa.RSAPrivateKey)
+        return key
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    _write_atomic(path, pem)
+    # Two processes may race to create the same key: whoever renamed last wins, so re-read.
+    return _load_or_make_key(path)
+
+
+def _jst_midnight(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(0, 0), _JST)
+
+
+@dataclass(frozen=True)
+class CardKeyMaterial:
+    private_key: rsa.RSAPrivateKey
+    certificate_der: bytes
+
+
+class SimJpkiCa:
+    def __init__(self, key_dir: Path | None = None) -> None:
+        self.key_dir = key_dir or default_key_dir()
+        self._key = _load_or_make_key(self.key_dir / "jpki-ca-key.pem")
+        self.certificate = self._ca_certificate()
+
+    def _ca_certificate(self) -> x509.Certificate:
+        path = self.key_dir / "jpki-ca-cert.der"
+        if path.exists():
+            cert = x509.load_der_x509_certificate(path.read_bytes())
+            if cert.public_key().public_numbers() == self._key.public_key().public_numbers():
+                return cert
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(_CA_NAME)
+            .issuer_name(_CA_NAME)
+            .public_key(self._key.public_key())
+            .serial_number(1)
+            .not_valid_before(_jst_midnight(dt.date(2014, 1, 1)))
+            .not_valid_after(_jst_midnight(dt.date(2045, 1, 1)))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .sign(self._key, hashes.SHA256())
+        )
+        _write_atomic(path, cert.public_bytes(serialization.Encoding.DER))
+        return cert
+
+    @property
+    def certificate_der(self) -> bytes:
+        return self.certificate.public_bytes(serialization.Encoding.DER)
+
+    def card_keys(self, serial: int, not_before: dt.date, not_after: dt.date) -> CardKeyMaterial:
+        """The key pair and 利用者証明用電子証明書 of the card with this certificate serial.
+
+        The user-auth certificate carries no personal data: its subject is a random-looking ID.
+        `not_after` is the last valid day (JST), as printed in the renewal notice.
+        """
+        key = _load_or_make_key(self.key_dir / "cards" / f"{serial}.pem")
+        subject = x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, "JP"), x509.NameAttribute(NameOID.COMMON_NAME, f"{serial:016X}")])
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(_CA_NAME)
+            .public_key(key.public_key())
+            .serial_number(serial)
+            .not_valid_before(_jst_midnight(not_before))
+            .not_valid_after(_jst_midnight(not_after + dt.timedelta(days=1)) - dt.timedelta(seconds=1))
+            .add_extension(x509.KeyUsage(True, False, False, False, False, False, False, False, False), critical=True)
+            .sign(self._key, hashes.SHA256())
+        )
+        return CardKeyMaterial(key, cert.public_bytes(serialization.Encoding.DER))
+
+    def verify_issued(self, certificate: x509.Certificate) -> bool:
+        """True when `certificate` was signed by this CA."""
+        try:
+            certificate.verify_directly_issued_by(self.certificate)
+        except (ValueError, TypeError, Exception):  # InvalidSignature has no common base
+            return False
+        return True
