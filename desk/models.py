@@ -1,0 +1,227 @@
+"""Domain models shared by the desk, the central-system interface and the journal.
+
+Element names of the eligibility reply follow the 資格確認結果 XML (shared/research/
+eligibility-anchors.md §1.1-1.3); the Python names are snake_case of the same words.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import Enum, IntEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "AuthMethod",
+    "Channel",
+    "FacilityType",
+    "Validity",
+    "FailureName",
+    "ConsentItem",
+    "Consent",
+    "ElderlyRecipientInfo",
+    "LimitInfo",
+    "QualificationRecord",
+    "NumbersQuery",
+    "CardProof",
+    "CardQuery",
+    "EligibilityReply",
+]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AuthMethod(str, Enum):
+    FACE = "face"  # 顔認証
+    PIN = "pin"  # 暗証番号
+    VISUAL = "visual"  # 目視確認
+    NONE = "none"  # query by numbers: no card authentication
+
+    @property
+    def label(self) -> str:
+        return {"face": "顔認証", "pin": "暗証番号", "visual": "目視確認", "none": "なし"}[self.value]
+
+
+class Channel(str, Enum):
+    MYNA = "myna"  # マイナ保険証 (照会区分 1)
+    NUMBERS = "numbers"  # 資格確認書・保険証の番号 (照会区分 2)
+    OUTAGE = "outage"  # 障害時: confirmation could not reach the central system
+
+    @property
+    def label(self) -> str:
+        return {"myna": "マイナ保険証", "numbers": "被保険者番号等", "outage": "障害時"}[self.value]
+
+
+class FacilityType(IntEnum):
+    """The three ways a facility confirms eligibility (seed: 各種施設類型)."""
+
+    NORMAL = 1  # ① 通常のオンライン資格確認 (顔認証付きカードリーダー)
+    HOME_CONSENT = 2  # ② 居宅同意取得型 (モバイル端末)
+    QUALIFICATION_ONLY = 3  # ③ 資格確認限定型: no consent, no medical information
+
+    @property
+    def label(self) -> str:
+        return {1: "通常", 2: "居宅同意取得型", 3: "資格確認限定型"}[self.value]
+
+
+class Validity(IntEnum):
+    """OQSCD006 資格有効性."""
+
+    VALID = 1
+    INVALID = 2
+    INVALID_NEW_EXISTS = 3
+    NOT_FOUND = 4
+    MULTIPLE = 5
+
+    @property
+    def label(self) -> str:
+        return {1: "有効", 2: "無効", 3: "無効（新しい資格あり）", 4: "該当資格なし", 5: "複数該当"}[self.value]
+
+
+class FailureName(str, Enum):
+    """Why a confirmation ended without an OQSCD006 code."""
+
+    AUTH_FAILED = "auth_failed"
+    PIN_BLOCKED = "pin_blocked"
+    FACE_LOCKED = "face_locked"
+    VISUAL_LOCKED = "visual_locked"
+    CERT_BEYOND_GRACE = "cert_beyond_grace"
+    NOT_MY_NUMBER_CARD = "not_my_number_card"
+    CARD_REMOVED = "card_removed"
+    CENTRAL_DOWN = "central_down"
+
+    @property
+    def label(self) -> str:
+        return {
+            "auth_failed": "本人確認できませんでした",
+            "pin_blocked": "暗証番号ロック",
+            "face_locked": "顔認証ロック",
+            "visual_locked": "目視確認ロック",
+            "cert_beyond_grace": "電子証明書の期限切れ（猶予期間経過）",
+            "not_my_number_card": "マイナンバーカードではありません",
+            "card_removed": "カードが取り外されました",
+            "central_down": "オンライン資格確認等システムに接続できません",
+        }[self.value]
+
+
+class ConsentItem(str, Enum):
+    """Medical information the patient may agree to share (OQSCD036 閲覧同意情報種別)."""
+
+    PHARMACY = "YZK"  # 薬剤
+    DIAGNOSIS = "SRJ"  # 診療
+    HEALTH_CHECKUP = "TKK"  # 特定健診
+    OPERATION = "SHJ"  # 手術
+
+    @property
+    def label(self) -> str:
+        return {"YZK": "薬剤情報", "SRJ": "診療情報", "TKK": "特定健診等情報", "SHJ": "手術情報"}[self.value]
+
+
+class Consent(Model):
+    items: frozenset[ConsentItem] = frozenset()
+    given_at: dt.datetime
+    # Consent is valid for 24 hours from when it was given (sample data: ConsTime + 24 h = AvailableTime).
+    valid_until: dt.datetime
+
+
+class ElderlyRecipientInfo(Model):
+    """高齢受給者証 (70-74)."""
+
+    certificate_date: dt.date | None = None
+    valid_start: dt.date
+    valid_end: dt.date | None = None
+    contribution_ratio: int = Field(description="percent: 20 or 30 (現役並み)")
+
+
+class LimitInfo(Model):
+    """限度額適用認定証関連情報."""
+
+    classification: str = Field(description="OQSCD011: 01 限度額適用, 02 限度額適用・標準負担額減額, 03 標準負担額減額")
+    classification_flag: str = Field(description="OQSCD012 適用区分, e.g. A03 ウ, B04 一般")
+    valid_start: dt.date
+    valid_end: dt.date | None = None
+
+
+class QualificationRecord(Model):
+    """One ResultOfQualificationConfirmation."""
+
+    insured_card_classification: str = "01"  # OQSCD010
+    insurer_number: str = Field(pattern=r"^[ 0-9]{8}$", description="8 chars; 6-digit 国保 numbers space-padded")
+    insured_card_symbol: str = ""
+    insured_identification_number: str
+    insured_branch_number: str = Field(default="", pattern=r"^(\d{2})?$")
+    personal_family_classification: str = "1"  # OQSCD009: 1 本人, 2 家族
+    insured_name: str = ""  # 世帯主
+    name: str
+    name_kana: str = ""
+    sex: str = "2"  # OQSCD007: 1 男, 2 女, 3 未設定
+    birth_date: dt.date
+    address: str = ""
+    post_number: str = ""
+    insurer_name: str
+    certificate_issuance_date: dt.date | None = None
+    valid_from: dt.date  # InsuredCardValidDate
+    valid_to: dt.date | None = None  # InsuredCardExpirationDate (資格喪失日の前日)
+    partial_contribution_ratio: int | None = Field(default=None, description="percent, 後期高齢者: 10/20/30")
+    preschool: bool = False  # PreschoolClassification (OQSCD015)
+    reason_of_loss: str | None = None  # OQSCD008
+    elderly_recipient: ElderlyRecipientInfo | None = None
+    limit: LimitInfo | None = None
+    specific_disease: list[str] = Field(default_factory=list, description="OQSCD013 codes")
+
+    def valid_on(self, day: dt.date) -> bool:
+        return self.valid_from <= day and (self.valid_to is None or day <= self.valid_to)
+
+
+class NumbersQuery(Model):
+    """照会区分 2: the numbers printed on a 資格確認書 or an old 健康保険証."""
+
+    insurer_number: str = Field(pattern=r"^[ 0-9]{6,8}$")
+    insured_card_symbol: str = ""
+    insured_identification_number: str = Field(min_length=1)
+    insured_branch_number: str = Field(default="", pattern=r"^(\d{2})?$")
+    birth_date: dt.date
+
+
+class CardProof(Model):
+    """How the holder was authenticated at the desk.
+
+    PIN: the card's user-auth key signed the central system's nonce.
+    Face / 目視: the terminal (the face-auth reader) attests it checked the holder; no card key is used.
+    """
+
+    method: AuthMethod
+    signature: bytes | None = Field(default=None, repr=False)  # PIN: PKCS#1 v1.5 over SHA-256(nonce)
+    attestation: bytes | None = Field(default=None, repr=False)  # face/目視: the terminal's signature
+    staff_id: str | None = None  # 目視: who checked
+
+
+class CardQuery(Model):
+    """照会区分 1: confirmation with the My Number card's user-auth certificate."""
+
+    certificate_der: bytes = Field(repr=False)
+    nonce: bytes = Field(repr=False)
+    proof: CardProof
+    confirmation_date: dt.date
+    medical_institution_code: str = Field(pattern=r"^\d{10}$")
+    consent: Consent | None = None
+
+
+class EligibilityReply(Model):
+    """What the central system answers (MessageHeader + MessageBody, simplified)."""
+
+    process_execution_time: dt.datetime
+    confirmation_date: dt.date
+    reference_classification: int  # OQSCD002: 1 card, 2 numbers
+    segment_of_result: int = 1  # OQSCD003: 1 正常終了, 9 異常終了
+    processing_result_status: int = 1  # OQSCD004: 1 正常終了, 2 エラー
+    error_code: str | None = None
+    error_message: str | None = None
+    validity: Validity | None = None
+    records: list[QualificationRecord] = Field(default_factory=list)
+    query_echo: dict[str, str] = Field(default_factory=dict)  # QualificationConfirmSearchInfo
+    certificate_not_after: dt.date | None = None  # card path: last valid day of the user-auth certificate
+    consent: Consent | None = None
+    method: AuthMethod = AuthMethod.NONE
