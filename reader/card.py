@@ -12,7 +12,9 @@ from reader.apdu import SW, Command, Response
 from reader.errors import (
     CardFileNotFound,
     CardStatusError,
+    InvalidInput,
     MalformedCardResponse,
+    NoPinSet,
     NotMyNumberCard,
     PinBlocked,
     SecurityStatusNotSatisfied,
@@ -38,9 +40,9 @@ def sha256_digest_info(message: bytes) -> bytes:
 def check_b_number(birth_date: str, card_expiry_year: int, security_code: str) -> str:
     """照合番号B: birth date YYMMDD + the card's expiry year YYYY + the 4-digit security code."""
     if len(birth_date) != 8 or not birth_date.isdigit():
-        raise ValueError("birth date must be YYYYMMDD")
+        raise InvalidInput("生年月日は8桁（YYYYMMDD）で入力してください。")
     if len(security_code) != 4 or not security_code.isdigit():
-        raise ValueError("security code must be 4 digits")
+        raise InvalidInput("セキュリティコードは数字4桁です。")
     return f"{birth_date[2:]}{card_expiry_year:04d}{security_code}"
 
 
@@ -151,10 +153,16 @@ class MynaCard:
         except ValueError as exc:
             raise MalformedCardResponse(f"利用者証明用電子証明書が読み取れません: {exc}") from exc
 
-    def auth_pin_tries_left(self) -> int:
-        """Ask the card without spending a try (VERIFY with no data → 63Cx)."""
+    def auth_pin_tries_left(self) -> int | None:
+        """Ask the card without spending a try (VERIFY with no data → 63Cx).
+
+        None: the card has no user-auth PIN (顔認証マイナンバーカード), so face or 目視 only.
+        """
         self._select_ap(AP.JPKI)
-        self._select_ef(JpkiEF.AUTH_PIN, "利用者証明用暗証番号")
+        try:
+            self._select_ef(JpkiEF.AUTH_PIN, "利用者証明用暗証番号")
+        except CardFileNotFound:
+            return None
         return self._tries_left()
 
     def read_info(self) -> CardInfo:
@@ -167,7 +175,10 @@ class MynaCard:
     def verify_auth_pin(self, pin: str) -> None:
         _check_four_digits(pin)
         self._select_ap(AP.JPKI)
-        self._select_ef(JpkiEF.AUTH_PIN, "利用者証明用暗証番号")
+        try:
+            self._select_ef(JpkiEF.AUTH_PIN, "利用者証明用暗証番号")
+        except CardFileNotFound as exc:
+            raise NoPinSet(exc.sw) from exc
         self._verify(pin.encode("ascii"))
 
     def sign(self, message: bytes) -> bytes:
@@ -188,7 +199,7 @@ class MynaCard:
     def read_face_photo(self, check_b: str) -> bytes:
         """Return the face photo (JPEG 2000) from the card front data."""
         if len(check_b) != 14 or not check_b.isdigit():
-            raise ValueError("照合番号B must be 14 digits")
+            raise InvalidInput("照合番号Bは数字14桁です（生年月日6桁・有効期限の年4桁・セキュリティコード4桁）。")
         self._select_ap(AP.SURFACE)
         self._select_ef(SurfaceEF.CHECK_B, "照合番号B")
         self._verify(check_b.encode("ascii"))
@@ -223,7 +234,7 @@ class MynaCard:
 
 def _check_four_digits(pin: str) -> None:
     if len(pin) != 4 or not pin.isdigit():
-        raise ValueError("暗証番号は数字4桁です")
+        raise InvalidInput("暗証番号は数字4桁で入力してください。")
 
 
 def _find(record: bytes, tag: int, what: str) -> bytes:

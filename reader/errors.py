@@ -19,6 +19,8 @@ __all__ = [
     "PinBlocked",
     "SecurityStatusNotSatisfied",
     "CardFileNotFound",
+    "NoPinSet",
+    "InvalidInput",
     "CameraUnavailable",
     "NoFaceFound",
 ]
@@ -94,6 +96,19 @@ class PinBlocked(CardStatusError):
             "暗証番号は3回間違えたためロックされています。顔認証または目視確認で受付できます。"
             "ロック解除はお住まいの市区町村の窓口で行えます。",
         )
+
+
+class NoPinSet(CardStatusError):
+    title = "暗証番号が設定されていないカードです"
+
+    def __init__(self, sw: int) -> None:
+        super().__init__(sw, "このカードは暗証番号なしの顔認証マイナンバーカードです。顔認証または目視確認で受付してください。")
+
+
+class InvalidInput(ReaderError):
+    """Input typed at the desk that cannot be sent to the card (wrong length, not digits)."""
+
+    title = "入力内容を確認してください"
 
 
 class SecurityStatusNotSatisfied(CardStatusError):

@@ -65,4 +65,4 @@ class BasicFour(_Frozen):
 class CardInfo(_Frozen):
     token: str
     certificate: AuthCertificate
-    pin_tries_left: int
+    pin_tries_left: int | None  # None: no PIN set (顔認証マイナンバーカード)

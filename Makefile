@@ -1,0 +1,14 @@
+# The two commands of README.md. Both set up whatever is missing first (scripts/bootstrap.sh).
+.PHONY: run test bench
+
+run:
+	@bash scripts/bootstrap.sh run
+	@.venv/bin/desk $(ARGS)
+
+test:
+	@bash scripts/bootstrap.sh test
+	@.venv/bin/python -m pytest $(PYTEST_ARGS)
+
+bench:
+	@bash scripts/bootstrap.sh test
+	@for b in bench/*.py; do .venv/bin/python $$b || exit 1; done

@@ -1,0 +1,121 @@
+"""`desk card info|photo`: read a card without asking for any PIN."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+__all__ = ["register"]
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    card = sub.add_parser("card", help="カードの情報を読む（暗証番号は使いません）")
+    card_sub = card.add_subparsers(dest="card_command", metavar="ACTION", required=True)
+
+    info = card_sub.add_parser("info", help="トークン・電子証明書・暗証番号の残り回数")
+    _reader_options(info)
+    info.add_argument("--json", action="store_true", help="JSONで出力")
+    info.set_defaults(func=cmd_info)
+
+    photo = card_sub.add_parser("photo", help="券面の顔写真（JPEG 2000）を保存（照合番号Bを使用）")
+    _reader_options(photo)
+    photo.add_argument("--out", required=True, type=Path, help="保存先ファイル（.jp2）")
+    photo.add_argument("--check-b", help="照合番号B（14桁）。シミュレータでは省略するとカード券面から読み取ります")
+    photo.set_defaults(func=cmd_photo)
+
+
+def _reader_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--reader", default=None, help="sim:カード名（既定 sim:adult）または pcsc:リーダー名")
+    parser.add_argument("--trace", action="store_true", help="APDUを表示（暗証番号は伏せ字）")
+
+
+def _open(args: argparse.Namespace):
+    from desk.hardware import open_transport
+    from reader.card import MynaCard
+    from reader.trace import TracingTransport
+
+    transport = open_transport(args.reader)
+    if args.trace:
+        transport = TracingTransport(transport, lambda line: print(line, file=sys.stderr))
+    transport.connect()
+    return transport, MynaCard(transport)
+
+
+def _fail(exc: Exception) -> int:
+    title = getattr(exc, "title", "エラー")
+    print(f"{title}: {exc}", file=sys.stderr)
+    return 1
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from reader.errors import ReaderError
+    from sim.fixtures import FixtureError
+
+    try:
+        transport, card = _open(args)
+        try:
+            info = card.read_info()
+        finally:
+            transport.close()
+    except (ReaderError, FixtureError) as exc:
+        return _fail(exc)
+    cert = info.certificate
+    if args.json:
+        out = {
+            "reader": transport.name,
+            "token": info.token,
+            "certificate": {
+                "serial": cert.serial,
+                "subject": cert.subject,
+                "issuer": cert.issuer,
+                "not_before": cert.not_before.astimezone(_JST).date().isoformat(),
+                "not_after": cert.expiry_date.isoformat(),
+                "fingerprint_sha256": cert.fingerprint_sha256,
+            },
+            "pin_set": info.pin_tries_left is not None,
+            "pin_tries_left": info.pin_tries_left,
+        }
+        print(json.dumps(out, ensure_ascii=False, indent=2))
+        return 0
+    tries = "暗証番号なし（顔認証マイナンバーカード）" if info.pin_tries_left is None else f"残り{info.pin_tries_left}回"
+    print(f"リーダー        : {transport.name}")
+    print(f"カード種別      : マイナンバーカード（{info.token}）")
+    print(f"電子証明書      : シリアル {cert.serial}")
+    print(f"  発行者        : {cert.issuer}")
+    print(f"  有効期間      : {cert.not_before.astimezone(_JST).date()} 〜 {cert.expiry_date}")
+    print(f"利用者証明用暗証番号: {tries}")
+    return 0
+
+
+def cmd_photo(args: argparse.Namespace) -> int:
+    from reader.errors import ReaderError
+    from sim.fixtures import FixtureError
+
+    try:
+        transport, card = _open(args)
+        try:
+            check_b = args.check_b or _sim_check_b(transport)
+            photo = card.read_face_photo(check_b)
+        finally:
+            transport.close()
+    except (ReaderError, FixtureError) as exc:
+        return _fail(exc)
+    args.out.write_bytes(photo)
+    print(f"顔写真を保存しました: {args.out}（{len(photo)} バイト）")
+    return 0
+
+
+def _sim_check_b(transport) -> str:
+    from reader.errors import InvalidInput
+
+    card = getattr(getattr(transport, "inner", transport), "card", None)
+    if card is None:
+        raise InvalidInput("照合番号Bを --check-b で指定してください（カード券面の生年月日6桁・有効期限の年4桁・セキュリティコード4桁）。")
+    return card.fixture.check_b
+
+
+import datetime as _dt  # noqa: E402
+
+_JST = _dt.timezone(_dt.timedelta(hours=9))

@@ -1,0 +1,62 @@
+"""Where a virtual card keeps what a real card keeps in its chip between sessions: PIN counters."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import threading
+from pathlib import Path
+
+__all__ = ["CardStateStore", "default_state_dir"]
+
+
+def default_state_dir() -> Path:
+    base = os.environ.get("MADOGUCHI_SIM_DIR")
+    if base:
+        return Path(base) / "cards"
+    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(state) / "madoguchi" / "sim-cards"
+
+
+class CardStateStore:
+    """Retry counters per card, one small JSON file per card, written atomically on each change.
+
+    `directory=None` keeps the counters in memory only (for throw-away cards in tests and fuzzing).
+    """
+
+    def __init__(self, directory: Path | None) -> None:
+        self.directory = directory
+        self._memory: dict[str, dict[str, int]] = {}
+        self._lock = threading.Lock()
+
+    def _path(self, card_id: str) -> Path:
+        assert self.directory is not None
+        return self.directory / f"{card_id}.json"
+
+    def load(self, card_id: str) -> dict[str, int]:
+        with self._lock:
+            if self.directory is None:
+                return dict(self._memory.get(card_id, {}))
+            try:
+                raw = json.loads(self._path(card_id).read_text(encoding="utf-8"))
+            except (FileNotFoundError, json.JSONDecodeError):
+                return {}
+            return {k: int(v) for k, v in raw.items() if isinstance(v, int)}
+
+    def save(self, card_id: str, counters: dict[str, int]) -> None:
+        with self._lock:
+            if self.directory is None:
+                self._memory[card_id] = dict(counters)
+                return
+            self.directory.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=f".{card_id}.")
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(counters, fh)
+            os.replace(tmp, self._path(card_id))
+
+    def reset(self, card_id: str) -> None:
+        with self._lock:
+            self._memory.pop(card_id, None)
+            if self.directory is not None:
+                self._path(card_id).unlink(missing_ok=True)

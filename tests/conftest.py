@@ -1,0 +1,74 @@
+"""Shared fixtures: one simulated world per test session, and the card transports under test.
+
+`card_on_reader` is parametrized over the transports the same card tests must pass on:
+in-process (`sim`) and, where pcscd can run, a real pcscd with the card served through vpcd.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from reader.card import MynaCard
+from reader.trace import TracingTransport
+from sim.card import SimTransport, VirtualCard
+from sim.world import SimWorld
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--reader", default=None, help="run tests/hardware against this physical PC/SC reader")
+    parser.addoption("--camera", default=None, help="run tests/hardware against this camera index or path")
+
+
+@pytest.fixture(scope="session")
+def sim_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    # Keys are costly to make (RSA-2048): share them across sessions through a cache dir, but keep
+    # every session's card counters apart.
+    directory = tmp_path_factory.mktemp("sim")
+    cache = Path(os.environ.get("MADOGUCHI_TEST_KEY_CACHE", Path.home() / ".cache" / "madoguchi" / "test-keys"))
+    cache.mkdir(parents=True, exist_ok=True)
+    (directory / "keys").symlink_to(cache, target_is_directory=True)
+    old = os.environ.get("MADOGUCHI_SIM_DIR")
+    os.environ["MADOGUCHI_SIM_DIR"] = str(directory)
+    yield directory
+    if old is None:
+        os.environ.pop("MADOGUCHI_SIM_DIR", None)
+    else:
+        os.environ["MADOGUCHI_SIM_DIR"] = old
+
+
+@pytest.fixture(scope="session")
+def world(sim_dir: Path) -> SimWorld:
+    return SimWorld(sim_dir)
+
+
+@pytest.fixture
+def fresh_card(world: SimWorld) -> Callable[[str], VirtualCard]:
+    """A card with the fixture's own counters (earlier tests' wrong PINs forgotten)."""
+
+    def make(name: str) -> VirtualCard:
+        world.reset_card(name)
+        return world.card(name)
+
+    return make
+
+
+CardOnReader = Callable[[VirtualCard], tuple[MynaCard, TracingTransport]]
+
+
+def _sim_reader(card: VirtualCard) -> tuple[MynaCard, TracingTransport]:
+    transport = TracingTransport(SimTransport(card))
+    transport.connect()
+    return MynaCard(transport), transport
+
+
+TRANSPORTS: dict[str, Callable[..., CardOnReader]] = {"sim": lambda request: _sim_reader}
+
+
+@pytest.fixture(params=sorted(TRANSPORTS))
+def card_on_reader(request: pytest.FixtureRequest) -> CardOnReader:
+    """Place a virtual card on a reader and get the card protocol over it, traced."""
+    return TRANSPORTS[request.param](request)
