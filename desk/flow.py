@@ -1,0 +1,483 @@
+"""The reception state machine: from "card on the reader" to a result the receptionist can act on.
+
+Pure: `Reception.handle(event)` updates the state and returns the effects to carry out (read the
+card, match a face, ask the central system…). It never calls hardware; `desk.session` runs the
+effects and feeds their outcomes back as events. The transition table is checked at import.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+from desk.models import AuthMethod, CardProof, EligibilityReply, FacilityType, FailureName
+
+__all__ = [
+    "State",
+    "Reception",
+    "FlowError",
+    "FACE_LOCK_AFTER",
+    # events
+    "CardInserted",
+    "CardRead",
+    "CardReadFailed",
+    "MethodChosen",
+    "PinEntered",
+    "PinRejected",
+    "FaceAttempted",
+    "VisualSubmitted",
+    "VisualRejected",
+    "Authenticated",
+    "ConsentAnswered",
+    "CentralReplied",
+    "CentralFailed",
+    "CardPulled",
+    "NextPatient",
+    # effects
+    "ReadCard",
+    "AuthenticateWithPin",
+    "MatchFace",
+    "ReadPhotoForVisual",
+    "CheckVisual",
+    "QueryCentral",
+    "RecordOutcome",
+]
+
+FACE_LOCK_AFTER = 10  # consecutive face failures that lock face auth for a card (MHLW via TBS)
+
+
+class State(str, Enum):
+    IDLE = "idle"  # no card
+    READING = "reading"  # card present, reading its certificate
+    CHOOSING = "choosing"  # 顔認証 / 暗証番号 / 目視確認
+    PIN = "pin"  # waiting for the PIN
+    FACE = "face"  # camera running
+    VISUAL = "visual"  # the single 目視 screen
+    AUTHENTICATING = "authenticating"  # card / camera / password check under way
+    CONSENT = "consent"  # asking consent to share medical information
+    QUERYING = "querying"  # waiting for the central system
+    RESULT = "result"  # an OQSCD006 answer is on screen
+    FAILED = "failed"  # no answer: the fallback steps are on screen
+
+
+class FlowError(Exception):
+    """An event that makes no sense in the current state: a bug in the caller, not in the card."""
+
+    title = "操作の順序が正しくありません"
+
+    def __init__(self, state: State, event: object) -> None:
+        super().__init__(f"Can't handle {type(event).__name__} when in {state.value}")
+        self.state = state
+        self.event = event
+
+
+# -- events ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CardInserted:
+    pass
+
+
+@dataclass(frozen=True)
+class CardRead:
+    certificate_fingerprint: str
+    certificate_not_after: object  # datetime.date
+    pin_tries_left: int | None  # None: no PIN set
+    face_failures: int = 0
+    visual_locked: bool = False
+
+
+@dataclass(frozen=True)
+class CardReadFailed:
+    failure: FailureName
+    message: str
+
+
+@dataclass(frozen=True)
+class MethodChosen:
+    method: AuthMethod
+
+
+@dataclass(frozen=True)
+class PinEntered:
+    pin: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class PinRejected:
+    tries_left: int  # 0: now blocked
+    message: str
+
+
+@dataclass(frozen=True)
+class FaceAttempted:
+    accepted: bool
+    failures: int  # consecutive failures for this card after this attempt
+    message: str
+    distance: float | None = None
+    proof: CardProof | None = None
+
+
+@dataclass(frozen=True)
+class VisualSubmitted:
+    staff_id: str
+    password: str = field(repr=False)
+    confirmed: bool  # the 目視で本人確認完了 checkbox
+
+
+@dataclass(frozen=True)
+class VisualRejected:
+    message: str
+    locked: bool
+
+
+@dataclass(frozen=True)
+class Authenticated:
+    proof: CardProof
+    nonce: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
+class ConsentAnswered:
+    items: frozenset = frozenset()
+
+
+@dataclass(frozen=True)
+class CentralReplied:
+    reply: EligibilityReply
+
+
+@dataclass(frozen=True)
+class CentralFailed:
+    failure: FailureName  # central_down, cert_beyond_grace, auth_failed
+    message: str
+
+
+@dataclass(frozen=True)
+class CardPulled:
+    pass
+
+
+@dataclass(frozen=True)
+class NextPatient:
+    pass
+
+
+# -- effects --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReadCard:
+    pass
+
+
+@dataclass(frozen=True)
+class AuthenticateWithPin:
+    pin: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class MatchFace:
+    pass
+
+
+@dataclass(frozen=True)
+class ReadPhotoForVisual:
+    pass
+
+
+@dataclass(frozen=True)
+class CheckVisual:
+    staff_id: str
+    password: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class QueryCentral:
+    proof: CardProof
+    nonce: bytes = field(repr=False)
+    consent: frozenset
+
+
+@dataclass(frozen=True)
+class RecordOutcome:
+    """Journal the confirmation (result or failure); for central_down also queue a re-run."""
+
+    method: AuthMethod | None
+    reply: EligibilityReply | None = None
+    failure: FailureName | None = None
+
+
+Effect = ReadCard | AuthenticateWithPin | MatchFace | ReadPhotoForVisual | CheckVisual | QueryCentral | RecordOutcome
+
+_AUTH_STATES = frozenset({State.PIN, State.FACE, State.VISUAL})
+_CARD_STATES = frozenset({State.READING, State.CHOOSING, State.AUTHENTICATING, State.CONSENT, State.QUERYING} | _AUTH_STATES)
+
+
+@dataclass
+class Reception:
+    """One reception desk: one card at a time."""
+
+    facility_type: FacilityType = FacilityType.NORMAL
+    state: State = State.IDLE
+    method: AuthMethod | None = None
+    pin_tries_left: int | None = None
+    face_failures: int = 0
+    visual_locked: bool = False
+    failure: FailureName | None = None
+    message: str = ""
+    reply: EligibilityReply | None = None
+    certificate_fingerprint: str | None = None
+    _proof: CardProof | None = field(default=None, repr=False)
+    _nonce: bytes = field(default=b"", repr=False)
+
+    # -- what the screen may offer ------------------------------------------------------------
+
+    @property
+    def pin_available(self) -> bool:
+        return self.pin_tries_left is not None and self.pin_tries_left > 0
+
+    @property
+    def face_available(self) -> bool:
+        return self.face_failures < FACE_LOCK_AFTER
+
+    @property
+    def visual_available(self) -> bool:
+        return not self.visual_locked
+
+    def available_methods(self) -> list[AuthMethod]:
+        out = []
+        if self.face_available:
+            out.append(AuthMethod.FACE)
+        if self.pin_available:
+            out.append(AuthMethod.PIN)
+        if self.visual_available:
+            out.append(AuthMethod.VISUAL)
+        return out
+
+    # -- the table ------------------------------------------------------------------------
+
+    def handle(self, event: object) -> list[Effect]:
+        if isinstance(event, CardPulled):
+            return self._on_card_pulled()
+        handler = _TRANSITIONS.get((self.state, type(event)))
+        if handler is None:
+            raise FlowError(self.state, event)
+        return handler(self, event)
+
+    def _on_card_pulled(self) -> list[Effect]:
+        if self.state in (State.IDLE, State.RESULT, State.FAILED):
+            return []  # taking the card back after the answer is the normal end
+        return self._fail(FailureName.CARD_REMOVED, "カードが取り外されました。もう一度カードを置いてください。")
+
+    def _fail(self, failure: FailureName, message: str) -> list[Effect]:
+        self.state = State.FAILED
+        self.failure = failure
+        self.message = message
+        return [RecordOutcome(self.method, failure=failure)]
+
+    def _card_inserted(self, _: CardInserted) -> list[Effect]:
+        self._clear()
+        self.state = State.READING
+        return [ReadCard()]
+
+    def _card_read(self, event: CardRead) -> list[Effect]:
+        self.certificate_fingerprint = event.certificate_fingerprint
+        self.pin_tries_left = event.pin_tries_left
+        self.face_failures = event.face_failures
+        self.visual_locked = event.visual_locked
+        if not self.available_methods():
+            failure = FailureName.PIN_BLOCKED if not self.pin_available else FailureName.FACE_LOCKED
+            return self._fail(failure, "本人確認の方法がありません。資格確認書などで確認してください。")
+        self.state = State.CHOOSING
+        return []
+
+    def _card_read_failed(self, event: CardReadFailed) -> list[Effect]:
+        return self._fail(event.failure, event.message)
+
+    def _method_chosen(self, event: MethodChosen) -> list[Effect]:
+        method = event.method
+        if method not in self.available_methods():
+            self.message = {
+                AuthMethod.PIN: "暗証番号は使えません（ロック中または未設定）。顔認証か目視確認を選んでください。",
+                AuthMethod.FACE: "顔認証は10回続けて失敗したためロックされています。暗証番号か目視確認を選んでください。",
+                AuthMethod.VISUAL: "目視確認は一時的にロックされています（パスワード誤り5回）。5分後にもう一度お試しください。",
+            }.get(method, "その方法は使えません。")
+            return []
+        self.method = method
+        self.message = ""
+        if method is AuthMethod.PIN:
+            self.state = State.PIN
+            return []
+        if method is AuthMethod.FACE:
+            self.state = State.FACE
+            return [MatchFace()]
+        self.state = State.VISUAL
+        return [ReadPhotoForVisual()]
+
+    def _back_to_choice(self, _: MethodChosen) -> list[Effect]:
+        self.state = State.CHOOSING
+        return self._method_chosen(_)
+
+    def _pin_entered(self, event: PinEntered) -> list[Effect]:
+        self.state = State.AUTHENTICATING
+        return [AuthenticateWithPin(event.pin)]
+
+    def _pin_rejected(self, event: PinRejected) -> list[Effect]:
+        self.pin_tries_left = event.tries_left
+        self.message = event.message
+        if event.tries_left > 0:
+            self.state = State.PIN
+            return []
+        if not self.available_methods():
+            return self._fail(FailureName.PIN_BLOCKED, event.message)
+        # 暗証番号を3回誤入力した場合でも、顔認証や目視モードの対応が可能 (seed)
+        self.state = State.CHOOSING
+        return [RecordOutcome(AuthMethod.PIN, failure=FailureName.PIN_BLOCKED)]
+
+    def _face_attempted(self, event: FaceAttempted) -> list[Effect]:
+        self.face_failures = event.failures
+        self.message = event.message
+        if event.accepted and event.proof is not None:
+            self.state = State.AUTHENTICATING
+            return []  # the session follows with Authenticated once it has the nonce
+        self.state = State.CHOOSING
+        if not self.face_available:
+            self.message = "顔認証に10回続けて失敗したため、このカードの顔認証はロックされました。暗証番号か目視確認で受付してください。"
+            if not self.available_methods():
+                return self._fail(FailureName.FACE_LOCKED, self.message)
+            return [RecordOutcome(AuthMethod.FACE, failure=FailureName.FACE_LOCKED)]
+        return [RecordOutcome(AuthMethod.FACE, failure=FailureName.AUTH_FAILED)]
+
+    def _visual_submitted(self, event: VisualSubmitted) -> list[Effect]:
+        if not event.confirmed:
+            self.message = "「目視で本人確認完了」にチェックを入れてください。"
+            return []
+        if not event.staff_id.strip():
+            self.message = "職員IDを入力してください。"
+            return []
+        self.state = State.AUTHENTICATING
+        return [CheckVisual(event.staff_id.strip(), event.password)]
+
+    def _visual_rejected(self, event: VisualRejected) -> list[Effect]:
+        self.message = event.message
+        self.visual_locked = event.locked
+        if event.locked:
+            self.state = State.CHOOSING
+            if not self.available_methods():
+                return self._fail(FailureName.VISUAL_LOCKED, event.message)
+            return [RecordOutcome(AuthMethod.VISUAL, failure=FailureName.VISUAL_LOCKED)]
+        self.state = State.VISUAL
+        return []
+
+    def _authenticated(self, event: Authenticated) -> list[Effect]:
+        self._proof, self._nonce = event.proof, event.nonce
+        self.message = ""
+        if self.facility_type is FacilityType.QUALIFICATION_ONLY:
+            # ③ 資格確認限定型: no medical information, so no consent step
+            self.state = State.QUERYING
+            return [QueryCentral(event.proof, event.nonce, frozenset())]
+        self.state = State.CONSENT
+        return []
+
+    def _consent(self, event: ConsentAnswered) -> list[Effect]:
+        assert self._proof is not None
+        self.state = State.QUERYING
+        return [QueryCentral(self._proof, self._nonce, frozenset(event.items))]
+
+    def _central_replied(self, event: CentralReplied) -> list[Effect]:
+        self.reply = event.reply
+        self.state = State.RESULT
+        self._nonce = b""
+        return [RecordOutcome(self.method, reply=event.reply)]
+
+    def _central_failed(self, event: CentralFailed) -> list[Effect]:
+        return self._fail(event.failure, event.message)
+
+    def _next_patient(self, _: NextPatient) -> list[Effect]:
+        self._clear()
+        self.state = State.IDLE
+        return []
+
+    def _clear(self) -> None:
+        self.method = None
+        self.pin_tries_left = None
+        self.failure = None
+        self.message = ""
+        self.reply = None
+        self.certificate_fingerprint = None
+        self._proof = None
+        self._nonce = b""
+
+
+_T = Reception
+_TRANSITIONS = {
+    (State.IDLE, CardInserted): _T._card_inserted,
+    (State.RESULT, CardInserted): _T._card_inserted,
+    (State.FAILED, CardInserted): _T._card_inserted,
+    (State.READING, CardRead): _T._card_read,
+    (State.READING, CardReadFailed): _T._card_read_failed,
+    (State.CHOOSING, MethodChosen): _T._method_chosen,
+    (State.PIN, MethodChosen): _T._back_to_choice,
+    (State.FACE, MethodChosen): _T._back_to_choice,
+    (State.VISUAL, MethodChosen): _T._back_to_choice,
+    (State.PIN, PinEntered): _T._pin_entered,
+    (State.AUTHENTICATING, PinRejected): _T._pin_rejected,
+    (State.FACE, FaceAttempted): _T._face_attempted,
+    (State.VISUAL, VisualSubmitted): _T._visual_submitted,
+    (State.AUTHENTICATING, VisualRejected): _T._visual_rejected,
+    (State.AUTHENTICATING, Authenticated): _T._authenticated,
+    (State.AUTHENTICATING, CardReadFailed): _T._card_read_failed,
+    (State.AUTHENTICATING, CentralFailed): _T._central_failed,
+    (State.CONSENT, ConsentAnswered): _T._consent,
+    (State.QUERYING, CentralReplied): _T._central_replied,
+    (State.QUERYING, CentralFailed): _T._central_failed,
+    (State.RESULT, NextPatient): _T._next_patient,
+    (State.FAILED, NextPatient): _T._next_patient,
+    (State.CHOOSING, NextPatient): _T._next_patient,
+}
+
+
+def _check_table() -> None:
+    """Every state is reachable from IDLE and can get back to IDLE (no dead ends)."""
+    edges: dict[State, set[State]] = {s: set() for s in State}
+    targets = {
+        CardInserted: {State.READING},
+        CardRead: {State.CHOOSING, State.FAILED},
+        CardReadFailed: {State.FAILED},
+        MethodChosen: {State.PIN, State.FACE, State.VISUAL, State.CHOOSING},
+        PinEntered: {State.AUTHENTICATING},
+        PinRejected: {State.PIN, State.CHOOSING, State.FAILED},
+        FaceAttempted: {State.AUTHENTICATING, State.CHOOSING, State.FAILED},
+        VisualSubmitted: {State.AUTHENTICATING, State.VISUAL},
+        VisualRejected: {State.VISUAL, State.CHOOSING, State.FAILED},
+        Authenticated: {State.CONSENT, State.QUERYING},
+        ConsentAnswered: {State.QUERYING},
+        CentralReplied: {State.RESULT},
+        CentralFailed: {State.FAILED},
+        NextPatient: {State.IDLE},
+    }
+    for (state, event), _ in _TRANSITIONS.items():
+        edges[state] |= targets[event]
+    for state in _CARD_STATES:
+        edges[state].add(State.FAILED)  # CardPulled, handled before the table
+
+    def reach(start: State) -> set[State]:
+        seen, todo = {start}, [start]
+        while todo:
+            for nxt in edges[todo.pop()]:
+                if nxt not in seen:
+                    seen.add(nxt)
+                    todo.append(nxt)
+        return seen
+
+    unreachable = set(State) - reach(State.IDLE)
+    if unreachable:
+        raise AssertionError(f"unreachable states: {sorted(s.value for s in unreachable)}")
+    stuck = [s for s in State if State.IDLE not in reach(s)]
+    if stuck:
+        raise AssertionError(f"states with no way back to idle: {[s.value for s in stuck]}")
+
+
+_check_table()
