@@ -18,6 +18,9 @@ COMMAND_MODULES = ("card", "readers", "check", "stats", "facility")
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="desk", description="madoguchi: オンライン資格確認の受付端末")
+    from desk.commands.run import add_run_options
+
+    add_run_options(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         try:

@@ -1,0 +1,47 @@
+"""Messages that cross the app: posted from worker and hardware threads, handled by screens.
+
+A widget's own messages are nested in the widget class (e.g. `PinPad.Submitted`); only what
+several screens share lives here.
+"""
+
+from __future__ import annotations
+
+from textual.message import Message
+
+from desk.tui.view import DeskView
+
+__all__ = ["SessionChanged", "WorkStarted", "WorkFailed", "CardPresence"]
+
+
+class SessionChanged(Message):
+    """A session call finished; `view` is what the screen should now show."""
+
+    def __init__(self, view: DeskView) -> None:
+        super().__init__()
+        self.view = view
+
+
+class WorkStarted(Message):
+    """A blocking session call began; show `label` with a progress indicator."""
+
+    def __init__(self, label: str) -> None:
+        super().__init__()
+        self.label = label
+
+
+class WorkFailed(Message):
+    """A session call raised: show the error's title, its message and what to do next."""
+
+    def __init__(self, title: str, message: str, hint: str = "") -> None:
+        super().__init__()
+        self.title = title
+        self.message = message
+        self.hint = hint
+
+
+class CardPresence(Message):
+    """The reader saw a card placed (`present`) or taken away; posted from the reader's thread."""
+
+    def __init__(self, present: bool) -> None:
+        super().__init__()
+        self.present = present

@@ -1,0 +1,255 @@
+"""The reception screen: what the receptionist sees all day.
+
+Thin by design: every session call runs in a thread worker (`exclusive=True`: a newer call makes
+the older one's result stale), the worker posts `SessionChanged` with a fresh `DeskView`, and
+`_show` puts that view on the widgets. Widgets talk back only through their own messages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import ContentSwitcher, Footer, ProgressBar, Static
+
+from desk.flow import State
+from desk.models import AuthMethod
+from desk.tui.errors import describe_error
+from desk.tui.messages import CardPresence, SessionChanged, WorkFailed
+from desk.tui.screens.error import ErrorModal
+from desk.tui.view import DeskView, take_view
+from desk.tui.widgets import (
+    ConsentPanel,
+    FacePanel,
+    MethodPicker,
+    PinPad,
+    ResultBanner,
+    StatusBar,
+    StepChecklist,
+    VisualPanel,
+)
+
+__all__ = ["ReceptionScreen"]
+
+_CHOOSABLE = frozenset({State.CHOOSING, State.PIN, State.VISUAL})
+_FINISHED = frozenset({State.RESULT, State.FAILED})
+
+_CARD_TEXT = {
+    State.IDLE: "カードが置かれていません",
+    State.READING: "カードを読み取っています…",
+    State.RESULT: "確認済み（カードをお返しください）",
+    State.FAILED: "確認できませんでした",
+}
+
+
+class ReceptionScreen(Screen):
+    BINDINGS = [
+        Binding("f2", "choose('face')", "顔認証"),
+        Binding("f3", "choose('pin')", "暗証番号"),
+        Binding("f4", "choose('visual')", "目視確認"),
+        Binding("f5", "next_patient", "次の患者"),
+        Binding("f6", "app.open_numbers", "番号で照会"),
+        Binding("f7", "app.open_history", "履歴"),
+        Binding("f8", "app.open_stats", "統計"),
+        Binding("f9", "app.open_moushitate", "申立書"),
+        Binding("f10", "app.open_training", "訓練"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.view = DeskView()
+        self.busy = False
+
+    # -- layout ---------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar(id="status-bar")
+        with Horizontal(id="body"):
+            with Vertical(id="side"):
+                yield Static("カード", classes="panel-title")
+                yield Static("", id="card-state")
+                yield MethodPicker(id="methods")
+            with ContentSwitcher(id="main", initial="pane-idle"):
+                yield Static("カードをカードリーダーに置いてください", id="pane-idle")
+                yield Static("本人確認の方法を選んでください（F2 顔認証 / F3 暗証番号 / F4 目視確認）", id="pane-choose")
+                yield PinPad(id="pane-pin")
+                yield FacePanel(id="pane-face")
+                yield VisualPanel(id="pane-visual")
+                yield ConsentPanel(id="pane-consent")
+                with Vertical(id="pane-result"):
+                    yield ResultBanner(id="result")
+                    yield StepChecklist(id="checklist")
+                yield Static("", id="pane-busy")
+        yield Static("", id="message")
+        with Horizontal(id="busy-bar"):
+            yield Static("", id="busy-label")
+            yield ProgressBar(total=None, show_eta=False, show_percentage=False, id="busy-progress")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#busy-bar").display = False
+        self.run_call("状態を確認しています…", lambda: None)
+
+    # -- running session calls ------------------------------------------------------------
+
+    @property
+    def session(self):
+        return self.app.session  # type: ignore[attr-defined]
+
+    def run_call(self, label: str, call: Callable[[], object]) -> None:
+        self._set_busy(label)
+        self._session_call(call)
+
+    @work(thread=True, exclusive=True, group="session")
+    def _session_call(self, call: Callable[[], object]) -> None:
+        try:
+            call()
+        except Exception as exc:  # anything a call raises reaches the staff as a dialog
+            self.post_message(WorkFailed(*describe_error(exc)))
+        try:
+            view = take_view(self.session)
+        except Exception as exc:
+            self.post_message(WorkFailed(*describe_error(exc)))
+            view = self.view
+        self.post_message(SessionChanged(view))
+
+    def _set_busy(self, label: str) -> None:
+        self.busy = bool(label)
+        bar = self.query_one("#busy-bar")
+        bar.display = self.busy
+        self.query_one("#busy-label", Static).update(label)
+        if self.busy:
+            self.query_one("#methods", MethodPicker).show(self.view.methods, active=False)
+        self.refresh_bindings()
+
+    # -- messages from workers and hardware -----------------------------------------------
+
+    def on_session_changed(self, message: SessionChanged) -> None:
+        self.view = message.view
+        self.app.last_view = message.view  # type: ignore[attr-defined]
+        self._set_busy("")
+        self._show(message.view)
+
+    def on_work_failed(self, message: WorkFailed) -> None:
+        self.app.push_screen(ErrorModal(message.title, message.message, message.hint))
+
+    def on_card_presence(self, message: CardPresence) -> None:
+        if message.present:
+            self.run_call("カードを読み取っています…", self.session.on_card_inserted)
+        else:
+            self.run_call("カードが取り外されました…", self.session.on_card_removed)
+
+    # -- messages from widgets ------------------------------------------------------------
+
+    def on_method_picker_chosen(self, message: MethodPicker.Chosen) -> None:
+        self.action_choose(message.method.value)
+
+    def on_pin_pad_submitted(self, message: PinPad.Submitted) -> None:
+        pin = message.pin
+        self.run_call("暗証番号を確認しています…", lambda: self.session.enter_pin(pin))
+
+    def on_face_panel_retry(self, _: FacePanel.Retry) -> None:
+        self.action_choose(AuthMethod.FACE.value)
+
+    def on_visual_panel_submitted(self, message: VisualPanel.Submitted) -> None:
+        staff, password, confirmed = message.staff_id, message.password, message.confirmed
+        self.run_call("目視確認を記録して照会しています…", lambda: self.session.submit_visual(staff, password, confirmed))
+
+    def on_visual_panel_refresh_frame(self, _: VisualPanel.RefreshFrame) -> None:
+        self.run_call("カメラの映像を取得しています…", self.session.capture_frame)
+
+    def on_consent_panel_answered(self, message: ConsentPanel.Answered) -> None:
+        items = message.items
+        self.run_call("オンライン資格確認等システムに照会しています…", lambda: self.session.answer_consent(items))
+
+    # -- actions --------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        state = self.view.state
+        if action == "choose":
+            enabled = {o.method.value for o in self.view.methods if o.enabled}
+            return True if not self.busy and state in _CHOOSABLE and parameters[0] in enabled else None
+        if action == "next_patient":
+            return None if self.busy or state not in (_FINISHED | {State.CHOOSING}) else True
+        return True
+
+    def _face_retry_allowed(self) -> bool:
+        return self.view.state is State.CHOOSING and self.view.method is AuthMethod.FACE
+
+    def action_choose(self, method: str) -> None:
+        if self.busy or self.check_action("choose", (method,)) is not True:
+            return
+        chosen = AuthMethod(method)
+        label = {
+            AuthMethod.FACE: "顔を照合しています…（カメラを見てもらってください）",
+            AuthMethod.PIN: "暗証番号の入力を準備しています…",
+            AuthMethod.VISUAL: "カードの顔写真とカメラの映像を読み込んでいます…",
+        }[chosen]
+        self.run_call(label, lambda: self.session.choose(chosen))
+
+    def action_next_patient(self) -> None:
+        if self.busy or self.check_action("next_patient", ()) is not True:
+            return
+        self.query_one(VisualPanel).reset()
+        self.query_one(ConsentPanel).reset()
+        self.run_call("次の患者の準備をしています…", self.session.next_patient)
+
+    # -- drawing a view -------------------------------------------------------------------
+
+    def _show(self, view: DeskView) -> None:
+        self.query_one(StatusBar).show(view.status, training=self.app.training)  # type: ignore[attr-defined]
+        self.query_one("#card-state", Static).update(self._card_text(view))
+        self.query_one(MethodPicker).show(view.methods, active=view.state in _CHOOSABLE)
+        message = self.query_one("#message", Static)
+        message.update(view.message)
+        message.display = bool(view.message)
+        pane = self._pane(view)
+        self.query_one("#main", ContentSwitcher).current = pane
+        if pane == "pane-pin":
+            self.query_one(PinPad).show(view.pin_tries_left)
+            self.query_one(PinPad).focus_input()
+        elif pane == "pane-face":
+            face_open = any(o.method is AuthMethod.FACE and o.enabled for o in view.methods)
+            self.query_one(FacePanel).show(view, can_retry=self._face_retry_allowed() and face_open)
+        elif pane == "pane-visual":
+            self.query_one(VisualPanel).show(view)
+            self.query_one(VisualPanel).focus_first()
+        elif pane == "pane-consent":
+            self.query_one(ConsentPanel).focus_first()
+        elif pane == "pane-result" and view.outcome is not None:
+            self.query_one(ResultBanner).show(view.outcome)
+            self.query_one(StepChecklist).show(view.outcome.steps)
+        self.refresh_bindings()
+
+    def _pane(self, view: DeskView) -> str:
+        state = view.state
+        if state is State.IDLE:
+            return "pane-idle"
+        if state is State.PIN:
+            return "pane-pin"
+        if state is State.FACE or self._face_retry_allowed():
+            return "pane-face"
+        if state is State.VISUAL:
+            return "pane-visual"
+        if state is State.CONSENT:
+            return "pane-consent"
+        if state in _FINISHED and view.outcome is not None:
+            return "pane-result"
+        if state is State.CHOOSING:
+            return "pane-choose"
+        return "pane-busy"
+
+    def _card_text(self, view: DeskView) -> str:
+        if view.state in _CARD_TEXT:
+            return _CARD_TEXT[view.state]
+        lines = ["カード読み取り済み"]
+        if view.pin_tries_left is None:
+            lines.append("暗証番号: なし（顔認証カード）")
+        else:
+            lines.append(f"暗証番号: 残り{view.pin_tries_left}回")
+        lines.append(f"顔認証の連続失敗: {view.face_failures}回")
+        return "\n".join(lines)

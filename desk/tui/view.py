@@ -1,0 +1,127 @@
+"""What the screen shows, copied out of the session in one go.
+
+The worker thread that ran a session call builds a `DeskView` while it still holds nothing else,
+and posts it; the screen only ever reads views. Widgets never touch the session, so a worker
+that is still running can't change what a widget is halfway through drawing.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from typing import Any
+
+from desk.flow import FACE_LOCK_AFTER, State
+from desk.models import AuthMethod
+
+__all__ = ["DeskView", "MethodOption", "StatusView", "take_view", "to_picture"]
+
+# Pictures are shrunk before they reach the terminal: a few dozen cells wide is all a desk
+# screen shows, and a 640x480 frame per refresh would be wasted work on the UI thread.
+_PICTURE_WIDTH = 160
+
+
+@dataclass(frozen=True)
+class MethodOption:
+    method: AuthMethod
+    enabled: bool
+    reason: str = ""  # why it is disabled, for the staff
+
+
+@dataclass(frozen=True)
+class StatusView:
+    reader: str = "—"
+    reader_ok: bool = True
+    camera: str = "—"
+    camera_ok: bool = True
+    central: str = "—"
+    central_ok: bool = True
+
+
+@dataclass(frozen=True)
+class DeskView:
+    state: State = State.IDLE
+    message: str = ""
+    method: AuthMethod | None = None  # the method chosen last for this card
+    methods: tuple[MethodOption, ...] = ()
+    pin_tries_left: int | None = None
+    face_failures: int = 0
+    photo: Any = None  # PIL.Image of the card photo (face / 目視 paths)
+    frame: Any = None  # PIL.Image of the last camera frame
+    face_distance: float | None = None
+    face_threshold: float | None = None
+    face_accepted: bool | None = None
+    face_message: str = ""
+    outcome: Any = None  # desk.outcome.Outcome
+    status: StatusView = field(default_factory=StatusView)
+
+
+def to_picture(data: Any) -> Any:
+    """Card photo bytes (JPEG 2000) or a BGR frame (numpy) → a small RGB PIL image; None stays None."""
+    if data is None:
+        return None
+    from PIL import Image
+
+    if isinstance(data, (bytes, bytearray)):
+        try:
+            image = Image.open(io.BytesIO(data))
+            image.load()
+        except OSError:
+            return None
+    else:
+        # BGR (OpenCV order) to RGB by reversing the channel axis; no cv2 needed here.
+        image = Image.fromarray(data[:, :, ::-1].copy()) if getattr(data, "ndim", 0) == 3 else Image.fromarray(data)
+    image = image.convert("RGB")
+    if image.width > _PICTURE_WIDTH:
+        image = image.resize((_PICTURE_WIDTH, round(image.height * _PICTURE_WIDTH / image.width)))
+    return image
+
+
+def _methods(session: Any, camera_ok: bool) -> tuple[MethodOption, ...]:
+    r = session.reception
+    face_reason = ""
+    if not r.face_available:
+        face_reason = f"{FACE_LOCK_AFTER}回続けて失敗したためロック中（解除は市区町村窓口）"
+    elif not camera_ok:
+        face_reason = "カメラが使えません"
+    if r.pin_tries_left is None:
+        pin_reason = "暗証番号なしのカード（顔認証マイナンバーカード）"
+    elif r.pin_tries_left <= 0:
+        pin_reason = "3回間違えたためロック中（解除は市区町村窓口）"
+    else:
+        pin_reason = ""
+    visual_reason = "" if r.visual_available else "パスワード誤りが続いたため一時ロック中（5分後に再試行）"
+    return (
+        MethodOption(AuthMethod.FACE, not face_reason, face_reason),
+        MethodOption(AuthMethod.PIN, not pin_reason, pin_reason),
+        MethodOption(AuthMethod.VISUAL, not visual_reason, visual_reason),
+    )
+
+
+def take_view(session: Any, *, with_pictures: bool = True) -> DeskView:
+    """Copy what the screen needs out of `session` (a desk.session.DeskSession).
+
+    Called on the worker thread right after the session call it reports on; session calls are
+    serialised by the session itself, and a later worker always posts a newer view.
+    """
+    s = session.status()
+    status = StatusView(s.reader, s.reader_ok, s.camera, s.camera_ok, s.central, s.central_ok)
+    r = session.reception
+    face = session.last_face
+    in_card_states = r.state not in (State.IDLE,)
+    return DeskView(
+        state=r.state,
+        message=r.message,
+        method=r.method,
+        methods=_methods(session, status.camera_ok) if in_card_states else (),
+        pin_tries_left=r.pin_tries_left,
+        face_failures=r.face_failures,
+        photo=to_picture(session.photo) if with_pictures else None,
+        frame=to_picture(session.last_frame) if with_pictures else None,
+        face_distance=getattr(face, "distance", None),
+        face_threshold=getattr(face, "threshold", None),
+        face_accepted=getattr(face, "accepted", None),
+        face_message=getattr(face, "message", "") or "",
+        outcome=session.outcome,
+        status=status,
+    )

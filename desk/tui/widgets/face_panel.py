@@ -1,0 +1,51 @@
+"""Face authentication: the card photo, the frame the camera saw, and how close they were."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.widgets import Button, Static
+
+from desk.flow import FACE_LOCK_AFTER
+from desk.tui.view import DeskView
+from desk.tui.widgets.picture import Picture
+
+__all__ = ["FacePanel"]
+
+
+class FacePanel(Vertical):
+    class Retry(Message):
+        """Staff asked for another attempt."""
+
+    def compose(self) -> ComposeResult:
+        yield Static("顔認証", classes="panel-title")
+        with Horizontal(classes="pictures"):
+            yield Picture("カードの顔写真", id="face-photo")
+            yield Picture("カメラの映像", id="face-frame")
+            with Vertical(id="face-figures"):
+                yield Static("", id="face-distance")
+                yield Static("", id="face-failures")
+                yield Static("", id="face-verdict")
+                yield Button("F2 もう一度", id="face-retry")
+
+    def show(self, view: DeskView, *, can_retry: bool) -> None:
+        self.query_one("#face-photo", Picture).show(view.photo)
+        self.query_one("#face-frame", Picture).show(view.frame)
+        if view.face_distance is None:
+            distance = "距離: —"
+        elif view.face_threshold is not None:
+            distance = f"距離: {view.face_distance:.2f}（しきい値 {view.face_threshold:.2f}）"
+        else:
+            distance = f"距離: {view.face_distance:.2f}"
+        self.query_one("#face-distance", Static).update(distance)
+        self.query_one("#face-failures", Static).update(f"連続失敗: {view.face_failures} / {FACE_LOCK_AFTER}")
+        verdict = self.query_one("#face-verdict", Static)
+        verdict.update(view.face_message)
+        verdict.set_class(view.face_accepted is True, "-ok")
+        verdict.set_class(view.face_accepted is False, "-bad")
+        self.query_one("#face-retry", Button).display = can_retry
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.post_message(self.Retry())

@@ -1,0 +1,62 @@
+"""The answer: a coloured banner (有効 green, 無効 amber, 該当資格なし red, no answer grey) with the
+insurer, the numbers to claim with, the co-pay, the consent and the certificate renewal alert."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Static
+
+__all__ = ["ResultBanner", "banner_kind"]
+
+_KINDS = {1: "-valid", 2: "-invalid", 3: "-invalid", 4: "-notfound", 5: "-invalid"}
+_ALL_KINDS = ("-valid", "-invalid", "-notfound", "-failure")
+
+
+def banner_kind(code: int | None) -> str:
+    return _KINDS.get(code, "-failure") if code is not None else "-failure"
+
+
+class ResultBanner(Vertical):
+    def compose(self) -> ComposeResult:
+        yield Static("", id="result-label")
+        yield Static("", id="result-details")
+        yield Static("", id="result-renewal")
+
+    def show(self, outcome: Any) -> None:
+        """`outcome`: a desk.outcome.Outcome."""
+        label = self.query_one("#result-label", Static)
+        code = f"（{outcome.code}）" if outcome.code is not None else ""
+        label.update(f"{outcome.label}{code}")
+        kind = banner_kind(outcome.code)
+        for k in _ALL_KINDS:
+            label.set_class(k == kind, k)
+        self.query_one("#result-details", Static).update(_details(outcome))
+        renewal = self.query_one("#result-renewal", Static)
+        renewal.update(f"⚠ {outcome.renewal_message}" if outcome.renewal_alert and outcome.renewal_message else "")
+        renewal.display = bool(outcome.renewal_alert)
+
+
+def _details(o: Any) -> str:
+    lines = []
+    if o.message and o.code is None:
+        lines.append(o.message)
+    if o.person_name:
+        lines.append(f"氏名      {o.person_name}" + (f"（{o.person_kana}）" if o.person_kana else ""))
+    if o.insurer_name or o.insurer_number:
+        lines.append(f"保険者    {o.insurer_name or ''} {o.insurer_number or ''}".rstrip())
+    if o.number:
+        numbers = f"記号 {o.symbol or '—'}  番号 {o.number}" + (f"  枝番 {o.branch}" if o.branch else "")
+        lines.append(f"被保険者  {numbers}")
+    if o.copay_percent is not None:
+        lines.append(f"自己負担  {o.copay_percent // 10}割（{o.copay_percent}%）")
+    if o.method is not None:
+        lines.append(f"本人確認  {o.method.label}")
+    if o.consent is not None:
+        items = "・".join(i.label for i in sorted(o.consent.items, key=lambda i: i.value)) or "なし"
+        lines.append(f"同意      {items}（24時間有効）")
+    elif o.code is not None:
+        lines.append("同意      なし")
+    return "\n".join(lines)

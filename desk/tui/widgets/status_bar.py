@@ -1,0 +1,33 @@
+"""The top line: reader, camera and central system, each green when usable and red when not."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.widgets import Static
+
+from desk.tui.view import StatusView
+
+__all__ = ["StatusBar"]
+
+
+class StatusBar(Horizontal):
+    def compose(self) -> ComposeResult:
+        yield Static(id="status-reader", classes="status-item")
+        yield Static(id="status-camera", classes="status-item")
+        yield Static(id="status-central", classes="status-item")
+        yield Static(id="status-mode", classes="status-item")
+
+    def show(self, status: StatusView, *, training: bool) -> None:
+        self._item("#status-reader", f"リーダー: {status.reader}", status.reader_ok)
+        self._item("#status-camera", f"カメラ: {status.camera}", status.camera_ok)
+        self._item("#status-central", f"資格確認システム: {status.central}", status.central_ok)
+        mode = self.query_one("#status-mode", Static)
+        mode.update("訓練モード（シミュレータ）" if training else "")
+        mode.display = training
+
+    def _item(self, selector: str, text: str, ok: bool) -> None:
+        item = self.query_one(selector, Static)
+        item.update(("● " if ok else "✕ ") + text)
+        item.set_class(ok, "-ok")
+        item.set_class(not ok, "-bad")
