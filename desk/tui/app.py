@@ -12,7 +12,10 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from desk.tui.messages import CardPresence
-from desk.tui.screens import HistoryScreen, NumbersScreen, ReceptionScreen, TrainingChoice, TrainingScreen
+from desk.tui.screens.history import HistoryScreen
+from desk.tui.screens.numbers import NumbersScreen
+from desk.tui.screens.reception import ReceptionScreen
+from desk.tui.screens.training import TrainingChoice, TrainingScreen
 from desk.tui.view import DeskView
 
 __all__ = ["DeskApp", "make_app"]

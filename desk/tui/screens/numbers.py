@@ -18,7 +18,8 @@ from desk.models import NumbersQuery
 from desk.tui.errors import describe_error
 from desk.tui.messages import WorkFailed
 from desk.tui.screens.error import ErrorModal
-from desk.tui.widgets import ResultBanner, StepChecklist
+from desk.tui.widgets.checklist import StepChecklist
+from desk.tui.widgets.result_banner import ResultBanner
 
 __all__ = ["NumbersScreen", "parse_birth_date"]
 

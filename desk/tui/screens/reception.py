@@ -22,16 +22,14 @@ from desk.tui.errors import describe_error
 from desk.tui.messages import CardPresence, SessionChanged, WorkFailed
 from desk.tui.screens.error import ErrorModal
 from desk.tui.view import DeskView, take_view
-from desk.tui.widgets import (
-    ConsentPanel,
-    FacePanel,
-    MethodPicker,
-    PinPad,
-    ResultBanner,
-    StatusBar,
-    StepChecklist,
-    VisualPanel,
-)
+from desk.tui.widgets.checklist import StepChecklist
+from desk.tui.widgets.consent_panel import ConsentPanel
+from desk.tui.widgets.face_panel import FacePanel
+from desk.tui.widgets.method_picker import MethodPicker
+from desk.tui.widgets.pin_pad import PinPad
+from desk.tui.widgets.result_banner import ResultBanner
+from desk.tui.widgets.status_bar import StatusBar
+from desk.tui.widgets.visual_panel import VisualPanel
 
 __all__ = ["ReceptionScreen"]
 
