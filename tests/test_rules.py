@@ -560,3 +560,15 @@ def test_seed_未就学児は2割負担_70歳以上等の方は1から3割():
     steps = steps_for(Validity.NOT_FOUND, today=TODAY, birth_date=D(1950, 2, 2))
     assert "70歳以上は申告された割合" in next(s for s in steps if s.code == "copay_declared").text
 
+
+def test_rules_journal_stats_facility_import_no_ui_or_hardware():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, desk.rules, desk.copay, desk.claim, desk.journal, desk.stats, desk.seed_stats, "
+        "desk.facility, desk.moushitate, desk.commands.stats, desk.commands.facility\n"
+        "bad = [m for m in ('textual', 'cv2', 'smartcard', 'face_recognition') if m in sys.modules]\n"
+        "assert not bad, bad"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
