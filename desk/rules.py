@@ -199,7 +199,7 @@ def _fallback_steps(*, returning_patient: bool, birth_date: dt.date | None, toda
             Step(
                 code="returning_patient_oral",
                 text=(
-                    "再診の患者で、請求に必要な資格情報を前回の受診で把握しています。その時から資格情報が変わっていないことを"
+                    "再診の患者で、請求に必要な資格情報を過去の受診で把握している場合は、その時から資格情報が変わっていないことを"
                     "口頭で確認できれば、被保険者資格申立書の提出は不要です。"
                 ),
             )
@@ -214,7 +214,12 @@ def _fallback_steps(*, returning_patient: bool, birth_date: dt.date | None, toda
         )
     )
     default = default_copay_percent(birth_date, today)
-    hint = f"（申告がなければ年齢から{percent_label(default)}）" if default is not None else "（70歳以上は申告された割合）"
+    if default is not None:
+        hint = f"（申告がなければ年齢から{percent_label(default)}）"
+    elif birth_date is not None:
+        hint = "（70歳以上は申告された割合）"
+    else:
+        hint = ""
     steps.append(
         Step(
             code="copay_declared",
