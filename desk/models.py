@@ -90,6 +90,7 @@ class FailureName(str, Enum):
     CERT_BEYOND_GRACE = "cert_beyond_grace"
     NOT_MY_NUMBER_CARD = "not_my_number_card"
     CARD_REMOVED = "card_removed"
+    CARD_ERROR = "card_error"  # the card or reader answered, but not sensibly (machine failure)
     CENTRAL_DOWN = "central_down"
 
     @property
@@ -102,6 +103,7 @@ class FailureName(str, Enum):
             "cert_beyond_grace": "電子証明書の期限切れ（猶予期間経過）",
             "not_my_number_card": "マイナンバーカードではありません",
             "card_removed": "カードが取り外されました",
+            "card_error": "カードを読み取れません（機器不良等）",
             "central_down": "オンライン資格確認等システムに接続できません",
         }[self.value]
 

@@ -363,7 +363,7 @@ def steps_for(
             )
         ] + fallback
 
-    if outcome is Situation.DEVICE_FAILURE:
+    if outcome is Situation.DEVICE_FAILURE or outcome is FailureName.CARD_ERROR:
         return [
             Step(
                 code="device_failure",
