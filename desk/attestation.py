@@ -1,7 +1,7 @@
 """The terminal's attestation for confirmations without the card's PIN (顔認証 / 目視確認).
 
 With the PIN the card itself signs the central system's nonce. With face or 目視 no card key is
-used: the face-auth reader vouches that it (or a staff member) checked the holder against the
+used (nor when the terminal re-sends a PIN confirmation queued during an outage): the face-auth reader vouches that it (or a staff member) checked the holder against the
 card photo. We model that vouching as an Ed25519 signature by a key kept on the terminal over
 (nonce, SHA-256 of the card's certificate, method, staff ID); the central system is given the
 terminal's public key once (registration) and verifies each attestation.
@@ -26,7 +26,9 @@ from desk.models import AuthMethod
 __all__ = ["AttestationError", "ReaderAttestor", "attestation_message", "verify_attestation"]
 
 _DOMAIN = b"madoguchi reader attestation v1"
-_ATTESTABLE = (AuthMethod.FACE, AuthMethod.VISUAL)
+# PIN: only when the terminal re-sends a confirmation queued during an outage (事後確認): the
+# card's PIN was verified at the desk, but the patient is gone and the card cannot sign again.
+_ATTESTABLE = (AuthMethod.FACE, AuthMethod.VISUAL, AuthMethod.PIN)
 
 
 class AttestationError(Exception):
@@ -48,13 +50,11 @@ def _field(data: bytes) -> bytes:
 
 
 def attestation_message(nonce: bytes, certificate_der: bytes, method: AuthMethod, staff_id: str | None) -> bytes:
-    """The exact bytes the terminal signs. 目視確認 must name the staff member; face must not."""
+    """The exact bytes the terminal signs. 目視確認 must name the staff member (others may, e.g. a re-query)."""
     if method not in _ATTESTABLE:
-        raise AttestationError(f"{method.label}は端末の本人確認結果の対象ではありません（顔認証・目視確認のみ）")
+        raise AttestationError(f"「{method.label}」は端末の本人確認結果の対象ではありません")
     if method is AuthMethod.VISUAL and not staff_id:
         raise AttestationError("目視確認には確認した職員のIDが必要です")
-    if method is AuthMethod.FACE and staff_id:
-        raise AttestationError("顔認証の結果に職員IDは付けません")
     if not nonce:
         raise AttestationError("照会用の乱数がありません")
     fingerprint = hashlib.sha256(certificate_der).digest()

@@ -41,6 +41,7 @@ __all__ = [
     "NONCE_TTL",
     "make_consent",
     "consent_valid_at",
+    "japan_time",
     "error_reply",
 ]
 
@@ -155,15 +156,28 @@ class CentralRejected(CentralError):
         return FailureName.AUTH_FAILED
 
 
+_JST = dt.timezone(dt.timedelta(hours=9))
+
+
+def japan_time(moment: dt.datetime) -> dt.datetime:
+    """Naive Japan time to the second, as the result files carry it (aware datetimes are converted)."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(_JST).replace(tzinfo=None)
+    return moment.replace(microsecond=0)
+
+
 def make_consent(items: frozenset[ConsentItem] | set[ConsentItem], at: dt.datetime) -> Consent:
     """A consent given at `at`, valid for CONSENT_VALIDITY. An empty set records that the patient declined."""
-    at = at.replace(microsecond=0)
+    at = japan_time(at)
     return Consent(items=frozenset(items), given_at=at, valid_until=at + CONSENT_VALIDITY)
 
 
 def consent_valid_at(consent: Consent | None, at: dt.datetime) -> bool:
     """True while the medical information may be viewed under this consent (boundary inclusive)."""
-    return consent is not None and bool(consent.items) and consent.given_at <= at <= consent.valid_until
+    if consent is None or not consent.items:
+        return False
+    at = japan_time(at)
+    return japan_time(consent.given_at) <= at <= japan_time(consent.valid_until)
 
 
 def error_reply(
@@ -176,7 +190,7 @@ def error_reply(
 ) -> EligibilityReply:
     """A 異常終了 result for an error, so that failed confirmations can be exported like the others."""
     return EligibilityReply(
-        process_execution_time=at.replace(microsecond=0),
+        process_execution_time=japan_time(at),
         confirmation_date=confirmation_date,
         reference_classification=reference_classification,
         segment_of_result=9,

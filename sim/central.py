@@ -6,6 +6,12 @@ up in the population (sim/population.py) and answers with the OQSCD006 codes. Ev
 a simulated wire: it is serialised to the result XML and parsed back, so the parser is exercised
 on every confirmation and a "malformed reply" fault is a real parse failure.
 
+Proofs: PIN → the card's PKCS#1 v1.5 SHA-256 signature over the nonce; face / 目視 → the
+terminal's Ed25519 attestation (desk/attestation.py). A PIN confirmation the terminal re-sends
+after an outage (事後確認) carries the terminal's attestation instead of a fresh signature.
+During the certificate's grace no consent is recorded: medical information is not provided then.
+Times in replies are naive Japan time.
+
 Answer rules (the population's README section has the cases):
 - card: the person's provided records valid on the date: one → 1 有効, several → 5 複数該当;
   none valid but a lost one → 2 無効, or 3 無効（新しい資格あり） when a newer qualification is
@@ -38,6 +44,7 @@ from desk.central import (
     CentralRejected,
     CentralTimeout,
     CentralUnavailable,
+    japan_time,
     make_consent,
 )
 from desk.certificate_grace import CertificateStatus, certificate_status
@@ -52,6 +59,7 @@ from desk.models import (
     QualificationRecord,
     Validity,
 )
+from sim.fixtures import FixtureError
 from sim.jpki import SimJpkiCa
 from sim.population import PopulationDb, StoredQualification, load_population, normalize_insurer_number
 
@@ -112,7 +120,7 @@ class SimCentralSystem:
 
     def __init__(
         self,
-        population: PopulationDb,
+        population: PopulationDb | Path | str | None,
         ca: SimJpkiCa,
         *,
         terminal_public_key: Ed25519PublicKey | bytes | None = None,
@@ -121,18 +129,45 @@ class SimCentralSystem:
         sleep: Callable[[float], None] = time.sleep,
         nonce_ttl: dt.timedelta = NONCE_TTL,
     ) -> None:
+        # A ready database, or a population file to load into memory (None: fixtures/population.json).
+        if not isinstance(population, PopulationDb):
+            population = PopulationDb.from_fixture(load_population(population))
         self.population = population
         self.ca = ca
         # The face-auth reader's attestation key, registered once with the central system.
         self.terminal_public_key = terminal_public_key
         self.faults = faults or CentralFaults()
-        self.clock = clock
+        self._clock = clock
         self.sleep = sleep
         self.nonce_ttl = nonce_ttl
         self.replies: list[EligibilityReply] = []  # every answer given, for tests and training review
         self._lock = threading.Lock()
         self._issued: dict[bytes, dt.datetime] = {}
         self._used: dict[bytes, dt.datetime] = {}
+
+    def clock(self) -> dt.datetime:
+        """Now, as naive Japan time to the second (the result files carry no zone)."""
+        return japan_time(self._clock())
+
+    def set_mode(self, mode: str) -> None:
+        """Switch to one of CENTRAL_PRESETS (ok, slow, down, timeout, malformed)."""
+        try:
+            self.faults = CENTRAL_PRESETS[mode]
+        except KeyError:
+            raise FixtureError(
+                f"オンライン資格確認等システムの模擬状態 {mode!r} はありません（{', '.join(CENTRAL_PRESETS)} から選んでください）"
+            ) from None
+
+    def health(self) -> tuple[bool, str]:
+        """For the status bar: can the terminal reach the system right now?"""
+        faults = self.faults
+        if faults.outage:
+            return False, "接続できません（障害中・模擬）"
+        if faults.timeout or faults.latency_ms / 1000 >= faults.timeout_s:
+            return False, "応答がありません（模擬）"
+        if faults.latency_ms:
+            return True, f"接続中（応答 約{faults.latency_ms / 1000:g}秒・模擬）"
+        return True, "接続中（模擬）"
 
     @classmethod
     def from_fixtures(
@@ -239,9 +274,9 @@ class SimCentralSystem:
         if not self.ca.verify_issued(cert):
             raise CentralRejected(CentralRejected.Reason.UNKNOWN_CA)
         proof = query.proof
-        if proof.method is AuthMethod.PIN:
-            if proof.signature is None:
-                raise CentralRejected(CentralRejected.Reason.MISSING_PROOF)
+        if proof.method is AuthMethod.NONE:
+            raise CentralRejected(CentralRejected.Reason.MISSING_PROOF)
+        if proof.method is AuthMethod.PIN and proof.signature is not None:
             key = cert.public_key()
             if not isinstance(key, rsa.RSAPublicKey):
                 raise CentralRejected(CentralRejected.Reason.BAD_SIGNATURE)
@@ -249,18 +284,18 @@ class SimCentralSystem:
                 key.verify(proof.signature, query.nonce, padding.PKCS1v15(), hashes.SHA256())
             except InvalidSignature:
                 raise CentralRejected(CentralRejected.Reason.BAD_SIGNATURE) from None
-        elif proof.method in (AuthMethod.FACE, AuthMethod.VISUAL):
-            if proof.attestation is None:
-                raise CentralRejected(CentralRejected.Reason.MISSING_PROOF)
-            if self.terminal_public_key is None:
-                raise CentralRejected(CentralRejected.Reason.BAD_ATTESTATION, "端末の公開鍵が登録されていません")
-            ok = verify_attestation(
-                self.terminal_public_key, proof.attestation, query.nonce, query.certificate_der, proof.method, proof.staff_id
-            )
-            if not ok:
-                raise CentralRejected(CentralRejected.Reason.BAD_ATTESTATION)
-        else:
+            return cert
+        # Face, 目視, or the terminal re-sending a PIN confirmation queued during an outage:
+        # the terminal's attestation stands in for the card's signature.
+        if proof.attestation is None:
             raise CentralRejected(CentralRejected.Reason.MISSING_PROOF)
+        if self.terminal_public_key is None:
+            raise CentralRejected(CentralRejected.Reason.BAD_ATTESTATION, "端末の公開鍵が登録されていません")
+        ok = verify_attestation(
+            self.terminal_public_key, proof.attestation, query.nonce, query.certificate_der, proof.method, proof.staff_id
+        )
+        if not ok:
+            raise CentralRejected(CentralRejected.Reason.BAD_ATTESTATION)
         return cert
 
     def _consent(self, query: CardQuery, status: CertificateStatus, validity: Validity, now: dt.datetime) -> Consent | None:

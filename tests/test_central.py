@@ -496,7 +496,7 @@ def test_attestor_rules_and_key_file(tmp_path) -> None:
     with pytest.raises(AttestationError):
         first.attest(b"n" * 32, b"cert", AuthMethod.VISUAL)  # 目視 names the staff member
     with pytest.raises(AttestationError):
-        first.attest(b"n" * 32, b"cert", AuthMethod.PIN)  # the PIN path is the card's own signature
+        first.attest(b"n" * 32, b"cert", AuthMethod.NONE)  # a numbers query has no card to vouch for
     path.write_text("not a key")
     with pytest.raises(AttestationError):
         ReaderAttestor(path)
@@ -660,3 +660,64 @@ def test_population_summary_on_the_reference_date(central, attestor, card_keys) 
             label = exc.code
         counts[label] = counts.get(label, 0) + 1
     assert counts == {"有効": 10, "無効": 1, "無効（新しい資格あり）": 1, "該当資格なし": 1, "複数該当": 1, "certificate_beyond_grace": 1}
+
+
+# -- how the desk and the simulated world use it -------------------------------------------------------
+
+
+def test_built_from_a_population_file_with_an_aware_clock(ca, attestor, card_keys, tmp_path) -> None:
+    jst = dt.timezone(dt.timedelta(hours=9))
+    aware = dt.datetime(2026, 12, 1, 0, 30, 15, 123456, tzinfo=dt.timezone.utc)  # 09:30:15 in Japan
+    central = SimCentralSystem(population=None, ca=ca, terminal_public_key=attestor.public_key, clock=lambda: aware)
+    reply = central.confirm_card(attested_query(central, attestor, card_keys("adult"), AuthMethod.FACE))
+    assert reply.validity is Validity.VALID
+    assert reply.process_execution_time == dt.datetime(2026, 12, 1, 9, 30, 15)  # naive Japan time
+
+    only_one = load_population().model_copy(update={"card_links": []})
+    path = tmp_path / "population.json"
+    path.write_text(only_one.model_dump_json(), encoding="utf-8")
+    unlinked = SimCentralSystem(population=path, ca=ca, terminal_public_key=attestor.public_key_bytes)
+    assert unlinked.confirm_card(attested_query(unlinked, attestor, card_keys("adult"), AuthMethod.FACE)).validity is Validity.NOT_FOUND
+    assert make_consent({ConsentItem.PHARMACY}, aware.astimezone(jst)).given_at == dt.datetime(2026, 12, 1, 9, 30, 15)
+
+
+def test_modes_and_health(central, card_keys) -> None:
+    from sim.fixtures import FixtureError
+
+    assert central.health() == (True, "接続中（模擬）")
+    central.set_mode("slow")
+    assert central.health()[0] and central.faults == CENTRAL_PRESETS["slow"]
+    central.set_mode("down")
+    assert central.health()[0] is False
+    with pytest.raises(CentralUnavailable):
+        central.request_nonce()
+    central.set_mode("timeout")
+    assert central.health()[0] is False
+    central.set_mode("ok")
+    assert central.confirm_card(pin_query(central, card_keys("adult"))).validity is Validity.VALID
+    with pytest.raises(FixtureError):
+        central.set_mode("sometimes")
+
+
+def test_requery_after_an_outage_uses_the_terminal_attestation(central, attestor, card_keys) -> None:
+    """事後確認: a PIN confirmation queued while the system was down is re-sent by the terminal."""
+    keys = card_keys("adult")
+    nonce = central.request_nonce()
+    attestation = attestor.attest(nonce, keys.certificate_der, AuthMethod.PIN, "outage-requery")
+    query = CardQuery(
+        certificate_der=keys.certificate_der,
+        nonce=nonce,
+        proof=CardProof(method=AuthMethod.PIN, attestation=attestation, staff_id="outage-requery"),
+        confirmation_date=dt.date(2026, 11, 30),  # the day of the visit, not of the re-run
+        medical_institution_code=MIC,
+    )
+    reply = central.confirm_card(query)
+    assert reply.validity is Validity.VALID and reply.method is AuthMethod.PIN
+    assert reply.confirmation_date == dt.date(2026, 11, 30)
+    # Without the terminal's attestation a PIN proof still needs the card's signature.
+    bare = pin_query(central, keys).model_copy(update={"proof": CardProof(method=AuthMethod.PIN, staff_id="outage-requery")})
+    with pytest.raises(CentralRejected) as excinfo:
+        central.confirm_card(bare)
+    assert rejected(excinfo) is R.MISSING_PROOF
+    face_with_staff = attested_query(central, attestor, keys, AuthMethod.FACE, "outage-requery")
+    assert central.confirm_card(face_with_staff).method is AuthMethod.FACE
