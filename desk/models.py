@@ -209,6 +209,8 @@ class CardQuery(Model):
     confirmation_date: dt.date
     medical_institution_code: str = Field(pattern=r"^\d{10}$")
     consent: Consent | None = None
+    # Added for the central system: 資格確認限定型 facilities record no consent.
+    facility_type: FacilityType = FacilityType.NORMAL
 
 
 class EligibilityReply(Model):
@@ -227,3 +229,6 @@ class EligibilityReply(Model):
     certificate_not_after: dt.date | None = None  # card path: last valid day of the user-auth certificate
     consent: Consent | None = None
     method: AuthMethod = AuthMethod.NONE
+    # Added for the result files (MessageHeader): who asked, and the per-confirmation file identifier.
+    medical_institution_code: str | None = Field(default=None, pattern=r"^\d{10}$")
+    arbitrary_file_identifier: str | None = Field(default=None, pattern=r"^[A-Za-z0-9+/=_-]{1,64}$")
