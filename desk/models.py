@@ -90,6 +90,7 @@ class FailureName(str, Enum):
     CERT_BEYOND_GRACE = "cert_beyond_grace"
     NOT_MY_NUMBER_CARD = "not_my_number_card"
     CARD_REMOVED = "card_removed"
+    CARD_ERROR = "card_error"  # the card or reader answered, but not sensibly (machine failure)
     CENTRAL_DOWN = "central_down"
 
     @property
@@ -102,6 +103,7 @@ class FailureName(str, Enum):
             "cert_beyond_grace": "電子証明書の期限切れ（猶予期間経過）",
             "not_my_number_card": "マイナンバーカードではありません",
             "card_removed": "カードが取り外されました",
+            "card_error": "カードを読み取れません（機器不良等）",
             "central_down": "オンライン資格確認等システムに接続できません",
         }[self.value]
 
@@ -207,6 +209,8 @@ class CardQuery(Model):
     confirmation_date: dt.date
     medical_institution_code: str = Field(pattern=r"^\d{10}$")
     consent: Consent | None = None
+    # Added for the central system: 資格確認限定型 facilities record no consent.
+    facility_type: FacilityType = FacilityType.NORMAL
 
 
 class EligibilityReply(Model):
@@ -225,3 +229,6 @@ class EligibilityReply(Model):
     certificate_not_after: dt.date | None = None  # card path: last valid day of the user-auth certificate
     consent: Consent | None = None
     method: AuthMethod = AuthMethod.NONE
+    # Added for the result files (MessageHeader): who asked, and the per-confirmation file identifier.
+    medical_institution_code: str | None = Field(default=None, pattern=r"^\d{10}$")
+    arbitrary_file_identifier: str | None = Field(default=None, pattern=r"^[A-Za-z0-9+/=_-]{1,64}$")

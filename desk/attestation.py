@@ -1,0 +1,131 @@
+"""The terminal's attestation for confirmations without the card's PIN (顔認証 / 目視確認).
+
+With the PIN the card itself signs the central system's nonce. With face or 目視 no card key is
+used (nor when the terminal re-sends a PIN confirmation queued during an outage): the face-auth reader vouches that it (or a staff member) checked the holder against the
+card photo. We model that vouching as an Ed25519 signature by a key kept on the terminal over
+(nonce, SHA-256 of the card's certificate, method, staff ID); the central system is given the
+terminal's public key once (registration) and verifies each attestation.
+
+The key file is created on first use (PKCS#8 PEM, mode 0600). It is a simulation key: a real
+reader keeps its key in hardware.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from desk.models import AuthMethod
+
+__all__ = ["AttestationError", "ReaderAttestor", "attestation_message", "verify_attestation"]
+
+_DOMAIN = b"madoguchi reader attestation v1"
+# PIN: only when the terminal re-sends a confirmation queued during an outage (事後確認): the
+# card's PIN was verified at the desk, but the patient is gone and the card cannot sign again.
+_ATTESTABLE = (AuthMethod.FACE, AuthMethod.VISUAL, AuthMethod.PIN)
+
+
+class AttestationError(Exception):
+    title = "カードリーダーの本人確認結果を作成できません"
+
+    def __init__(self, msg: str, title: str | None = None) -> None:
+        super().__init__(msg)
+        if title is not None:
+            self.title = title
+
+    @property
+    def msg(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+def _field(data: bytes) -> bytes:
+    # Length-prefixed, so no two different tuples encode to the same message.
+    return len(data).to_bytes(4, "big") + data
+
+
+def attestation_message(nonce: bytes, certificate_der: bytes, method: AuthMethod, staff_id: str | None) -> bytes:
+    """The exact bytes the terminal signs. 目視確認 must name the staff member (others may, e.g. a re-query)."""
+    if method not in _ATTESTABLE:
+        raise AttestationError(f"「{method.label}」は端末の本人確認結果の対象ではありません")
+    if method is AuthMethod.VISUAL and not staff_id:
+        raise AttestationError("目視確認には確認した職員のIDが必要です")
+    if not nonce:
+        raise AttestationError("照会用の乱数がありません")
+    fingerprint = hashlib.sha256(certificate_der).digest()
+    parts = (_DOMAIN, nonce, fingerprint, method.value.encode(), (staff_id or "").encode("utf-8"))
+    return b"".join(_field(p) for p in parts)
+
+
+class ReaderAttestor:
+    """Signs attestations with the terminal's Ed25519 key, stored at `key_path` (created if missing)."""
+
+    def __init__(self, key_path: Path) -> None:
+        self.key_path = Path(key_path)
+        self._key = self._load_or_create()
+
+    def _load_or_create(self) -> Ed25519PrivateKey:
+        if not self.key_path.exists():
+            key = Ed25519PrivateKey.generate()
+            pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+            self.key_path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.key_path.parent, prefix=f".{self.key_path.name}.")
+            try:
+                os.fchmod(fd, 0o600)
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(pem)
+                # link() fails if another process created the key meanwhile: then we use theirs.
+                try:
+                    os.link(tmp, self.key_path)
+                except FileExistsError:
+                    pass
+            finally:
+                os.unlink(tmp)
+        try:
+            key = serialization.load_pem_private_key(self.key_path.read_bytes(), password=None)
+        except (ValueError, TypeError) as exc:
+            raise AttestationError(f"端末の鍵ファイル {self.key_path} を読めません: {exc}") from exc
+        if not isinstance(key, Ed25519PrivateKey):
+            raise AttestationError(f"端末の鍵ファイル {self.key_path} はEd25519の鍵ではありません")
+        return key
+
+    @property
+    def public_key(self) -> Ed25519PublicKey:
+        return self._key.public_key()
+
+    @property
+    def public_key_bytes(self) -> bytes:
+        """The 32-byte raw public key, as registered with the central system."""
+        return self.public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+    def attest(self, nonce: bytes, certificate_der: bytes, method: AuthMethod, staff_id: str | None = None) -> bytes:
+        return self._key.sign(attestation_message(nonce, certificate_der, method, staff_id))
+
+
+def verify_attestation(
+    public_key: Ed25519PublicKey | bytes,
+    attestation: bytes,
+    nonce: bytes,
+    certificate_der: bytes,
+    method: AuthMethod,
+    staff_id: str | None,
+) -> bool:
+    if isinstance(public_key, bytes):
+        try:
+            public_key = Ed25519PublicKey.from_public_bytes(public_key)
+        except ValueError:
+            return False
+    try:
+        message = attestation_message(nonce, certificate_der, method, staff_id)
+    except AttestationError:
+        return False
+    try:
+        public_key.verify(attestation, message)
+    except InvalidSignature:
+        return False
+    return True

@@ -1,0 +1,158 @@
+"""`desk facility init | show | set-visual-password`: the facility's configuration.
+
+The 目視 password is read with getpass (twice) or, with --stdin, as one line from standard input for
+scripts. It is never echoed, logged or stored in clear: only its scrypt hash reaches the file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import sys
+from pathlib import Path
+
+__all__ = ["register"]
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("facility", help="施設設定（医療機関コード・目視確認用パスワードなど）")
+    sub = parser.add_subparsers(dest="facility_command", metavar="ACTION", required=True)
+
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", metavar="PATH", help="施設設定ファイル（省略時は $MADOGUCHI_CONFIG か既定の場所）")
+
+    init = sub.add_parser("init", parents=[common], help="施設設定を作成する")
+    init.add_argument("--code", required=True, help="医療機関コード（10桁）")
+    init.add_argument("--name", required=True, help="施設名")
+    init.add_argument("--type", type=int, choices=(1, 2, 3), default=1, dest="facility_type",
+                      help="1 通常 / 2 居宅同意取得型 / 3 資格確認限定型")
+    init.add_argument("--category", required=True,
+                      help="medical_clinic（医科診療所）/ hospital（病院）/ dental_clinic（歯科診療所）/ pharmacy（薬局）")
+    init.add_argument("--prefecture", required=True, help="都道府県（例: 東京都）")
+    init.add_argument("--res-dir", help="資格確認結果ファイルの出力先")
+    init.add_argument("--journal", help="受付記録（SQLite）の場所")
+    init.add_argument("--force", action="store_true", help="既存の設定を上書きする（目視確認用パスワードは引き継ぐ）")
+    init.set_defaults(func=_init)
+
+    show = sub.add_parser("show", parents=[common], help="施設設定を表示する（パスワードは表示しない）")
+    show.add_argument("--json", action="store_true", help="JSONで出力する")
+    show.set_defaults(func=_show)
+
+    setpw = sub.add_parser("set-visual-password", parents=[common], help="目視確認用パスワードを設定する")
+    setpw.add_argument("--stdin", action="store_true", help="標準入力の1行目から読む（スクリプト用）")
+    setpw.set_defaults(func=_set_visual_password)
+
+
+def _fail(error: Exception, code: int = 1) -> int:
+    print(f"{getattr(error, 'title', 'エラー')}: {error}", file=sys.stderr)
+    return code
+
+
+def _init(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from desk.facility import FacilityCategory, FacilityConfig, FacilityError, config_path, load_config, save_config
+
+    path = config_path(args.config)
+    previous = None
+    if path.exists():
+        if not args.force:
+            print(f"施設設定（{path}）は既にあります。上書きするには --force を付けてください。", file=sys.stderr)
+            return 1
+        try:
+            previous = load_config(path)
+        except FacilityError:
+            previous = None  # unreadable: replaced entirely
+    try:
+        fields: dict[str, object] = {
+            "medical_institution_code": args.code,
+            "name": args.name,
+            "facility_type": args.facility_type,
+            "category": FacilityCategory.parse(args.category),
+            "prefecture": args.prefecture,
+        }
+        if args.res_dir:
+            fields["res_dir"] = Path(args.res_dir)
+        if args.journal:
+            fields["journal_path"] = Path(args.journal)
+        if previous is not None and previous.visual_password is not None:
+            fields["visual_password"] = previous.visual_password
+        config = FacilityConfig(**fields)
+    except FacilityError as exc:
+        return _fail(exc, 2)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        print(f"施設設定が不正です: {where}: {first['msg']}", file=sys.stderr)
+        return 2
+    try:
+        saved = save_config(config, path)
+    except FacilityError as exc:
+        return _fail(exc)
+    print(f"施設設定を保存しました: {saved}")
+    if config.visual_password is None:
+        print("目視確認用パスワードは未設定です。`desk facility set-visual-password` で設定してください。")
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    from desk.facility import FacilityError, config_path, load_config
+
+    path = config_path(args.config)
+    try:
+        config = load_config(path)
+    except FacilityError as exc:
+        return _fail(exc)
+    summary = config.summary()
+    if args.json:
+        print(json.dumps({"config_path": str(path), **summary}, ensure_ascii=False, indent=2))
+        return 0
+    print(f"施設設定: {path}")
+    print(f"  医療機関コード   {config.medical_institution_code}")
+    print(f"  施設名           {config.name}")
+    print(f"  資格確認の類型   {int(config.facility_type)} {config.facility_type.label}")
+    print(f"  施設の種類       {config.category.label}")
+    print(f"  都道府県         {config.prefecture}")
+    print(f"  結果ファイル     {config.res_dir}")
+    print(f"  受付記録         {config.journal_path}")
+    print(f"  目視確認用パスワード {'設定済み' if config.visual_password else '未設定'}")
+    return 0
+
+
+def _read_password(use_stdin: bool) -> str | None:
+    if use_stdin:
+        line = sys.stdin.readline()
+        return line.rstrip("\r\n")
+    first = getpass.getpass("目視確認用パスワード: ")
+    second = getpass.getpass("もう一度入力してください: ")
+    if first != second:
+        return None
+    return first
+
+
+def _set_visual_password(args: argparse.Namespace) -> int:
+    from desk.facility import FacilityError, config_path, load_config, save_config, with_visual_password
+
+    path = config_path(args.config)
+    try:
+        config = load_config(path)
+    except FacilityError as exc:
+        return _fail(exc)
+    try:
+        password = _read_password(args.stdin)
+    except (EOFError, KeyboardInterrupt):
+        print("\n中止しました。パスワードは変更していません。", file=sys.stderr)
+        return 1
+    if password is None:
+        print("2回の入力が一致しません。パスワードは変更していません。", file=sys.stderr)
+        return 1
+    try:
+        config = with_visual_password(config, password)
+        save_config(config, path)
+    except FacilityError as exc:
+        return _fail(exc)
+    finally:
+        del password
+    print("目視確認用パスワードを設定しました（ハッシュのみ保存）。")
+    return 0

@@ -1,0 +1,71 @@
+"""`desk stats --month YYYY-MM [--json] [--journal PATH] [--config PATH]`: the monthly usage rate."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+__all__ = ["register", "run"]
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "stats",
+        help="月ごとのマイナ保険証利用率と医療DX推進体制整備加算の区分",
+        description="受付記録からマイナ保険証利用率（マイナ保険証利用件数 / オンライン資格確認利用件数）を計算します。",
+    )
+    parser.add_argument("--month", required=True, metavar="YYYY-MM", help="集計する月（日本時間）")
+    parser.add_argument("--json", action="store_true", help="JSONで出力する")
+    parser.add_argument("--journal", metavar="PATH", help="受付記録（SQLite）。省略時は施設設定の journal_path")
+    parser.add_argument("--config", metavar="PATH", help="施設設定（省略時は $MADOGUCHI_CONFIG か既定の場所）")
+    parser.set_defaults(func=run)
+
+
+def _fail(error: Exception) -> int:
+    title = getattr(error, "title", "エラー")
+    print(f"{title}: {error}", file=sys.stderr)
+    return 1
+
+
+def run(args: argparse.Namespace) -> int:
+    # Imported here so `desk --help` stays fast.
+    from desk.facility import FacilityError, config_path, load_config
+    from desk.journal import Journal, JournalError
+    from desk.stats import StatsError, monthly_usage, parse_month, render_text
+
+    try:
+        parse_month(args.month)
+    except StatsError as exc:
+        print(f"{exc.title}: {exc}", file=sys.stderr)
+        return 2
+
+    config = None
+    path = config_path(args.config)
+    if args.config or path.exists():
+        try:
+            config = load_config(path)
+        except FacilityError as exc:
+            return _fail(exc)
+    journal_path = args.journal or (config.journal_path if config else None)
+    if journal_path is None:
+        print(
+            "受付記録の場所がわかりません: --journal を指定するか、`desk facility init` で施設設定を作成してください。",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        with Journal(journal_path, read_only=True) as journal:
+            usage = monthly_usage(
+                journal,
+                args.month,
+                category=config.category.value if config else None,
+                prefecture=config.prefecture if config else None,
+            )
+    except (JournalError, StatsError) as exc:
+        return _fail(exc)
+    if args.json:
+        print(json.dumps(usage.model_dump(mode="json"), ensure_ascii=False, indent=2))
+    else:
+        sys.stdout.write(render_text(usage))
+    return 0

@@ -1,0 +1,736 @@
+"""The reception journal: what was confirmed, how, and by whom, in SQLite.
+
+One file per terminal (the facility config names it). WAL mode so the TUI can read history while a
+confirmation is written; every public write is one IMMEDIATE transaction, so a record is either all
+there or not there at all. The schema version is SQLite's `user_version`; opening a journal migrates it
+forward and refuses one written by a newer version.
+
+Never stored: the PIN, the facility's 目視 password, the My Number. A card is identified only by the
+SHA-256 fingerprint of its user-auth certificate (which carries no name or number). Outage payloads
+are checked for keys that would hold those secrets.
+
+Also kept here because they must survive a restart:
+- the face failure counter per card: 10 consecutive failures lock face auth for that card (unlocked
+  only at the municipality); a face success resets it; 目視 and PIN do not (eligibility-anchors §2);
+- the 目視 password failure counter per facility: 5 wrong in a row lock 目視 for 5 minutes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, model_validator
+
+from desk.models import AuthMethod, Channel, FacilityType, FailureName, Model, Validity
+
+__all__ = [
+    "JST",
+    "SCHEMA_VERSION",
+    "FACE_LOCK_THRESHOLD",
+    "VISUAL_LOCK_THRESHOLD",
+    "VISUAL_LOCK_DURATION",
+    "JournalError",
+    "ConfirmationRecord",
+    "OutageItem",
+    "OutageStatus",
+    "FaceAuthState",
+    "VisualLockState",
+    "HistoryKind",
+    "HistoryItem",
+    "Journal",
+]
+
+JST = dt.timezone(dt.timedelta(hours=9), "JST")
+SCHEMA_VERSION = 1
+FACE_LOCK_THRESHOLD = 10
+VISUAL_LOCK_THRESHOLD = 5
+VISUAL_LOCK_DURATION = dt.timedelta(minutes=5)
+
+# Keys an outage payload must never carry (compared after lower-casing and dropping "_" and "-").
+_FORBIDDEN_PAYLOAD_KEYS = frozenset(
+    {"pin", "pincode", "password", "passwd", "visualpassword", "mynumber", "individualnumber", "kojinbango"}
+)
+
+
+class JournalError(Exception):
+    """The journal could not be opened, read or written. Nothing was half-written."""
+
+    title = "受付記録のエラー"
+
+    def __init__(self, msg: str, title: str | None = None) -> None:
+        super().__init__(msg)
+        if title is not None:
+            self.title = title
+
+    @property
+    def msg(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class ConfirmationRecord(Model):
+    """One confirmation attempt as journalled. Exactly one of `validity` and `failure` is set."""
+
+    id: int | None = None
+    at: dt.datetime
+    channel: Channel
+    method: AuthMethod
+    validity: Validity | None = None
+    failure: FailureName | None = None
+    facility_type: FacilityType
+    cert_fingerprint: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    staff_id: str | None = Field(default=None, max_length=64)
+    rerun_of: int | None = None  # the outage queue item this confirmation re-ran
+
+    @model_validator(mode="after")
+    def _one_outcome(self) -> ConfirmationRecord:
+        if (self.validity is None) == (self.failure is None):
+            raise ValueError("exactly one of validity and failure must be set")
+        return self
+
+    @property
+    def outcome_label(self) -> str:
+        return self.validity.label if self.validity is not None else self.failure.label  # type: ignore[union-attr]
+
+
+class OutageStatus(str, Enum):
+    PENDING = "pending"
+    DONE = "done"
+
+
+class OutageItem(Model):
+    """A confirmation that could not reach the central system, waiting to be re-run."""
+
+    id: int
+    enqueued_at: dt.datetime
+    channel: Channel  # the channel to re-run with (myna or numbers)
+    method: AuthMethod
+    facility_type: FacilityType
+    cert_fingerprint: str | None = None
+    payload: dict[str, Any] = Field(default_factory=dict)
+    status: OutageStatus
+    done_at: dt.datetime | None = None
+    result_confirmation_id: int | None = None
+    result_validity: Validity | None = None
+    result_failure: FailureName | None = None
+
+
+class FaceAuthState(Model):
+    cert_fingerprint: str
+    consecutive_failures: int
+    locked: bool
+
+
+class VisualLockState(Model):
+    facility_code: str
+    consecutive_failures: int
+    locked_until: dt.datetime | None
+    locked: bool
+
+    @property
+    def tries_left(self) -> int:
+        return 0 if self.locked else max(0, VISUAL_LOCK_THRESHOLD - self.consecutive_failures)
+
+
+class HistoryKind(str, Enum):
+    CONFIRMATION = "confirmation"
+    VISUAL_USE = "visual_use"
+    OUTAGE = "outage"
+
+    @property
+    def label(self) -> str:
+        return {"confirmation": "資格確認", "visual_use": "目視確認", "outage": "障害時の再照会"}[self.value]
+
+
+class HistoryItem(Model):
+    kind: HistoryKind
+    id: int
+    at: dt.datetime
+    summary: str
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+_SCHEMA_V1 = """
+CREATE TABLE outage_queue (
+    id INTEGER PRIMARY KEY,
+    enqueued_at TEXT NOT NULL,
+    channel TEXT NOT NULL CHECK (channel IN ('myna', 'numbers')),
+    method TEXT NOT NULL,
+    facility_type INTEGER NOT NULL CHECK (facility_type IN (1, 2, 3)),
+    cert_fingerprint TEXT,
+    payload TEXT NOT NULL DEFAULT '{}',
+    status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'done')),
+    done_at TEXT,
+    result_confirmation_id INTEGER
+);
+CREATE TABLE confirmations (
+    id INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    month TEXT NOT NULL,
+    channel TEXT NOT NULL CHECK (channel IN ('myna', 'numbers', 'outage')),
+    method TEXT NOT NULL CHECK (method IN ('face', 'pin', 'visual', 'none')),
+    validity INTEGER CHECK (validity BETWEEN 1 AND 5),
+    failure TEXT,
+    facility_type INTEGER NOT NULL CHECK (facility_type IN (1, 2, 3)),
+    cert_fingerprint TEXT,
+    staff_id TEXT,
+    rerun_of INTEGER REFERENCES outage_queue(id),
+    CHECK ((validity IS NULL) <> (failure IS NULL))
+);
+CREATE INDEX confirmations_by_month ON confirmations (month, channel);
+CREATE INDEX confirmations_by_time ON confirmations (at);
+CREATE TABLE visual_uses (
+    id INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    staff_id TEXT NOT NULL,
+    cert_fingerprint TEXT,
+    confirmation_id INTEGER REFERENCES confirmations(id)
+);
+CREATE INDEX visual_uses_by_time ON visual_uses (at);
+CREATE INDEX outage_by_status ON outage_queue (status, id);
+CREATE TABLE face_failures (
+    cert_fingerprint TEXT PRIMARY KEY,
+    consecutive INTEGER NOT NULL,
+    locked_at TEXT,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE visual_password_failures (
+    facility_code TEXT PRIMARY KEY,
+    consecutive INTEGER NOT NULL,
+    locked_until TEXT,
+    updated_at TEXT NOT NULL
+);
+"""
+
+# Index = the version a script migrates *to*, minus one.
+_MIGRATIONS: tuple[str, ...] = (_SCHEMA_V1,)
+assert len(_MIGRATIONS) == SCHEMA_VERSION
+
+
+def _to_jst(at: dt.datetime | None) -> dt.datetime:
+    if at is None:
+        return dt.datetime.now(JST)
+    if at.tzinfo is None:
+        return at.replace(tzinfo=JST)  # the desk runs on Japan time
+    return at.astimezone(JST)
+
+
+def _stamp(at: dt.datetime) -> str:
+    return at.isoformat(timespec="microseconds")
+
+
+def _parse(text: str | None) -> dt.datetime | None:
+    return None if text is None else dt.datetime.fromisoformat(text)
+
+
+def _check_payload(payload: Any, where: str = "payload") -> None:
+    if isinstance(payload, dict):
+        for key, value in payload.items():
+            norm = str(key).lower().replace("_", "").replace("-", "")
+            if norm in _FORBIDDEN_PAYLOAD_KEYS:
+                raise JournalError(
+                    f"再照会の情報に保存できない項目（{key}）があります。暗証番号・パスワード・マイナンバーは記録しません。",
+                    "記録できない情報です",
+                )
+            _check_payload(value, f"{where}.{key}")
+    elif isinstance(payload, list):
+        for item in payload:
+            _check_payload(item, where)
+
+
+def _translate(exc: sqlite3.Error, path: Path) -> JournalError:
+    text = str(exc).lower()
+    if "locked" in text or "busy" in text:
+        return JournalError(
+            f"受付記録（{path}）が他のプログラムに使用中です。しばらく待ってからやり直してください。"
+            "今回の記録は保存されていません。",
+            "受付記録を保存できません（使用中）",
+        )
+    if "readonly" in text or "read-only" in text or "read only" in text:
+        return JournalError(
+            f"受付記録（{path}）に書き込めません（読み取り専用）。ファイルとフォルダの権限を確認してください。"
+            "今回の記録は保存されていません。",
+            "受付記録を保存できません（読み取り専用）",
+        )
+    if "unable to open" in text:
+        return JournalError(
+            f"受付記録（{path}）を開けません。保存先のフォルダと権限を確認してください。",
+            "受付記録を開けません",
+        )
+    if "not a database" in text or "malformed" in text:
+        return JournalError(
+            f"受付記録（{path}）が壊れているか、データベースではありません。管理者に連絡してください。",
+            "受付記録が読めません",
+        )
+    return JournalError(f"受付記録（{path}）の処理に失敗しました：{exc}。今回の記録は保存されていません。")
+
+
+class Journal:
+    """The reception journal. Thread-safe: the TUI's workers may share one instance."""
+
+    def __init__(self, path: str | os.PathLike[str], *, read_only: bool = False, busy_timeout: float = 5.0) -> None:
+        self.path = Path(path)
+        self.read_only = read_only
+        self._lock = threading.RLock()
+        try:
+            if read_only:
+                if not self.path.exists():
+                    raise JournalError(f"受付記録（{self.path}）がありません。", "受付記録がありません")
+                uri = self.path.resolve().as_uri() + "?mode=ro"
+                self._conn = sqlite3.connect(
+                    uri, uri=True, timeout=busy_timeout, isolation_level=None, check_same_thread=False
+                )
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._conn = sqlite3.connect(
+                    self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
+                )
+        except sqlite3.Error as exc:
+            raise _translate(exc, self.path) from exc
+        except OSError as exc:
+            raise JournalError(
+                f"受付記録の保存先（{self.path.parent}）を作れません：{exc.strerror or exc}", "受付記録を開けません"
+            ) from exc
+        self._conn.row_factory = sqlite3.Row
+        try:
+            self._conn.execute("PRAGMA foreign_keys = ON")
+            if not read_only:
+                self._conn.execute("PRAGMA journal_mode = WAL")
+                self._conn.execute("PRAGMA synchronous = FULL")  # a record reported saved survives power loss
+            self._migrate()
+        except sqlite3.Error as exc:
+            self._conn.close()
+            raise _translate(exc, self.path) from exc
+        except JournalError:
+            self._conn.close()
+            raise
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def schema_version(self) -> int:
+        return int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+
+    def _migrate(self) -> None:
+        version = self.schema_version
+        if version > SCHEMA_VERSION:
+            raise JournalError(
+                f"受付記録（{self.path}）は新しい版のmadoguchi（記録形式 {version}）で作られています。"
+                f"この版は形式 {SCHEMA_VERSION} までしか読めません。madoguchiを更新してください。",
+                "受付記録の形式が新しすぎます",
+            )
+        if version == SCHEMA_VERSION:
+            return
+        if self.read_only:
+            raise JournalError(
+                f"受付記録（{self.path}）は古い形式です。一度書き込みモードで開いて更新してください。",
+                "受付記録の形式が古いです",
+            )
+        with self._write() as conn:
+            current = int(conn.execute("PRAGMA user_version").fetchone()[0])  # another process may have migrated
+            for target in range(current + 1, SCHEMA_VERSION + 1):
+                for statement in _MIGRATIONS[target - 1].split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {target}")
+
+    # -- transactions --------------------------------------------------------------------------
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One IMMEDIATE transaction: all statements inside commit together or not at all."""
+        with self._lock:
+            conn = self._conn
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise _translate(exc, self.path) from exc
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException as exc:
+                try:
+                    conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass  # the transaction is already gone (e.g. SQLite rolled it back itself)
+                if isinstance(exc, sqlite3.Error):
+                    raise _translate(exc, self.path) from exc
+                raise
+
+    def _read(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            try:
+                return self._conn.execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise _translate(exc, self.path) from exc
+
+    # -- confirmations -------------------------------------------------------------------------
+
+    @staticmethod
+    def _insert_confirmation(conn: sqlite3.Connection, record: ConfirmationRecord) -> int:
+        at = _to_jst(record.at)
+        cur = conn.execute(
+            "INSERT INTO confirmations (at, month, channel, method, validity, failure, facility_type,"
+            " cert_fingerprint, staff_id, rerun_of) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                _stamp(at),
+                at.strftime("%Y-%m"),
+                record.channel.value,
+                record.method.value,
+                int(record.validity) if record.validity is not None else None,
+                record.failure.value if record.failure is not None else None,
+                int(record.facility_type),
+                record.cert_fingerprint,
+                record.staff_id,
+                record.rerun_of,
+            ),
+        )
+        return int(cur.lastrowid)
+
+    def record_confirmation(self, record: ConfirmationRecord) -> int:
+        """Journal one confirmation (any outcome); returns its id."""
+        with self._write() as conn:
+            return self._insert_confirmation(conn, record)
+
+    def record_visual_use(
+        self,
+        staff_id: str,
+        *,
+        cert_fingerprint: str | None = None,
+        confirmation_id: int | None = None,
+        at: dt.datetime | None = None,
+    ) -> int:
+        """Journal one 目視確認 with the staff member who checked the face against the card photo."""
+        if not staff_id.strip():
+            raise JournalError("目視確認を行った職員IDが必要です。", "職員IDがありません")
+        with self._write() as conn:
+            cur = conn.execute(
+                "INSERT INTO visual_uses (at, staff_id, cert_fingerprint, confirmation_id) VALUES (?, ?, ?, ?)",
+                (_stamp(_to_jst(at)), staff_id.strip(), cert_fingerprint, confirmation_id),
+            )
+            return int(cur.lastrowid)
+
+    def _confirmation_from_row(self, row: sqlite3.Row) -> ConfirmationRecord:
+        return ConfirmationRecord(
+            id=row["id"],
+            at=_parse(row["at"]),
+            channel=Channel(row["channel"]),
+            method=AuthMethod(row["method"]),
+            validity=Validity(row["validity"]) if row["validity"] is not None else None,
+            failure=FailureName(row["failure"]) if row["failure"] is not None else None,
+            facility_type=FacilityType(row["facility_type"]),
+            cert_fingerprint=row["cert_fingerprint"],
+            staff_id=row["staff_id"],
+            rerun_of=row["rerun_of"],
+        )
+
+    def confirmations(self, *, month: str | None = None, limit: int | None = None) -> list[ConfirmationRecord]:
+        """Confirmations, newest first; `month` as YYYY-MM (Japan time)."""
+        sql = "SELECT * FROM confirmations"
+        params: tuple[Any, ...] = ()
+        if month is not None:
+            sql += " WHERE month = ?"
+            params = (month,)
+        sql += " ORDER BY at DESC, id DESC"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return [self._confirmation_from_row(r) for r in self._read(sql, params)]
+
+    def month_counts(self, month: str) -> dict[str, int]:
+        """Answered confirmations (OQSCD006 code set) in `month` per channel, e.g. {"myna": 3, "numbers": 9}."""
+        rows = self._read(
+            "SELECT channel, COUNT(*) AS n FROM confirmations WHERE month = ? AND validity IS NOT NULL GROUP BY channel",
+            (month,),
+        )
+        counts = {c.value: 0 for c in Channel}
+        counts.update({r["channel"]: int(r["n"]) for r in rows})
+        return counts
+
+    # -- failure mode queue --------------------------------------------------------------------
+
+    def enqueue_outage(
+        self,
+        *,
+        channel: Channel,
+        method: AuthMethod,
+        facility_type: FacilityType,
+        cert_fingerprint: str | None = None,
+        payload: dict[str, Any] | None = None,
+        at: dt.datetime | None = None,
+    ) -> int:
+        """Journal a confirmation that failed because the central system did not answer, and queue it.
+
+        `channel` is how it should be re-run (myna or numbers); `payload` is what the flow needs to
+        re-run it (e.g. the numbers query), JSON-serialisable, never a PIN, password or My Number.
+        Writes the 障害時 confirmation and the queue item in one transaction; returns the item's id.
+        """
+        if channel is Channel.OUTAGE:
+            raise JournalError("再照会する経路（マイナ保険証か被保険者番号等）を指定してください。", "再照会の経路が不正です")
+        payload = payload or {}
+        _check_payload(payload)
+        try:
+            payload_json = json.dumps(payload, ensure_ascii=False, sort_keys=True, default=str)
+        except (TypeError, ValueError) as exc:
+            raise JournalError(f"再照会の情報を保存できる形にできません：{exc}", "記録できない情報です") from exc
+        at_jst = _to_jst(at)
+        with self._write() as conn:
+            cur = conn.execute(
+                "INSERT INTO outage_queue (enqueued_at, channel, method, facility_type, cert_fingerprint, payload)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (_stamp(at_jst), channel.value, method.value, int(facility_type), cert_fingerprint, payload_json),
+            )
+            item_id = int(cur.lastrowid)
+            self._insert_confirmation(
+                conn,
+                ConfirmationRecord(
+                    at=at_jst,
+                    channel=Channel.OUTAGE,
+                    method=method,
+                    failure=FailureName.CENTRAL_DOWN,
+                    facility_type=facility_type,
+                    cert_fingerprint=cert_fingerprint,
+                ),
+            )
+            return item_id
+
+    def _outage_from_row(self, row: sqlite3.Row) -> OutageItem:
+        return OutageItem(
+            id=row["id"],
+            enqueued_at=_parse(row["enqueued_at"]),
+            channel=Channel(row["channel"]),
+            method=AuthMethod(row["method"]),
+            facility_type=FacilityType(row["facility_type"]),
+            cert_fingerprint=row["cert_fingerprint"],
+            payload=json.loads(row["payload"]),
+            status=OutageStatus(row["status"]),
+            done_at=_parse(row["done_at"]),
+            result_confirmation_id=row["result_confirmation_id"],
+            result_validity=Validity(row["validity"]) if row["validity"] is not None else None,
+            result_failure=FailureName(row["failure"]) if row["failure"] is not None else None,
+        )
+
+    _OUTAGE_SELECT = (
+        "SELECT q.*, c.validity AS validity, c.failure AS failure FROM outage_queue q"
+        " LEFT JOIN confirmations c ON c.id = q.result_confirmation_id"
+    )
+
+    def pending_outages(self) -> list[OutageItem]:
+        """Queued confirmations not yet re-run, oldest first."""
+        rows = self._read(self._OUTAGE_SELECT + " WHERE q.status = 'pending' ORDER BY q.id")
+        return [self._outage_from_row(r) for r in rows]
+
+    def outage(self, item_id: int) -> OutageItem:
+        rows = self._read(self._OUTAGE_SELECT + " WHERE q.id = ?", (item_id,))
+        if not rows:
+            raise JournalError(f"再照会待ちの記録 {item_id} がありません。", "再照会の記録がありません")
+        return self._outage_from_row(rows[0])
+
+    def complete_outage(
+        self,
+        item_id: int,
+        outcome: Validity | FailureName,
+        *,
+        staff_id: str | None = None,
+        at: dt.datetime | None = None,
+    ) -> int:
+        """Mark a queued item done with the re-run's outcome; journals that confirmation in the same transaction.
+
+        The confirmation keeps the queued channel and method, so a re-run card confirmation counts as a
+        マイナ保険証 confirmation in the month it was re-run. Returns the new confirmation's id.
+        """
+        at_jst = _to_jst(at)
+        with self._write() as conn:
+            row = conn.execute("SELECT * FROM outage_queue WHERE id = ?", (item_id,)).fetchone()
+            if row is None:
+                raise JournalError(f"再照会待ちの記録 {item_id} がありません。", "再照会の記録がありません")
+            if row["status"] != OutageStatus.PENDING.value:
+                raise JournalError(f"再照会待ちの記録 {item_id} は再照会済みです。", "再照会済みです")
+            confirmation_id = self._insert_confirmation(
+                conn,
+                ConfirmationRecord(
+                    at=at_jst,
+                    channel=Channel(row["channel"]),
+                    method=AuthMethod(row["method"]),
+                    validity=outcome if isinstance(outcome, Validity) else None,
+                    failure=outcome if isinstance(outcome, FailureName) else None,
+                    facility_type=FacilityType(row["facility_type"]),
+                    cert_fingerprint=row["cert_fingerprint"],
+                    staff_id=staff_id,
+                    rerun_of=item_id,
+                ),
+            )
+            conn.execute(
+                "UPDATE outage_queue SET status = 'done', done_at = ?, result_confirmation_id = ? WHERE id = ?",
+                (_stamp(at_jst), confirmation_id, item_id),
+            )
+            return confirmation_id
+
+    # -- face failure counter (per card) -------------------------------------------------------
+
+    def face_state(self, cert_fingerprint: str) -> FaceAuthState:
+        rows = self._read("SELECT * FROM face_failures WHERE cert_fingerprint = ?", (cert_fingerprint,))
+        if not rows:
+            return FaceAuthState(cert_fingerprint=cert_fingerprint, consecutive_failures=0, locked=False)
+        row = rows[0]
+        return FaceAuthState(
+            cert_fingerprint=cert_fingerprint,
+            consecutive_failures=int(row["consecutive"]),
+            locked=row["locked_at"] is not None,
+        )
+
+    def record_face_failure(self, cert_fingerprint: str, *, at: dt.datetime | None = None) -> FaceAuthState:
+        """Count one failed face match; the 10th consecutive one locks face auth for this card."""
+        stamp = _stamp(_to_jst(at))
+        with self._write() as conn:
+            row = conn.execute("SELECT * FROM face_failures WHERE cert_fingerprint = ?", (cert_fingerprint,)).fetchone()
+            count = (int(row["consecutive"]) if row else 0) + 1
+            locked_at = row["locked_at"] if row and row["locked_at"] else (stamp if count >= FACE_LOCK_THRESHOLD else None)
+            conn.execute(
+                "INSERT INTO face_failures (cert_fingerprint, consecutive, locked_at, updated_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT(cert_fingerprint) DO UPDATE SET consecutive = excluded.consecutive,"
+                " locked_at = excluded.locked_at, updated_at = excluded.updated_at",
+                (cert_fingerprint, count, locked_at, stamp),
+            )
+        return FaceAuthState(cert_fingerprint=cert_fingerprint, consecutive_failures=count, locked=locked_at is not None)
+
+    def record_face_success(self, cert_fingerprint: str, *, at: dt.datetime | None = None) -> FaceAuthState:
+        """A face match succeeded: the consecutive count starts again. A lock stays (only the municipality lifts it)."""
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE face_failures SET consecutive = 0, updated_at = ? WHERE cert_fingerprint = ? AND locked_at IS NULL",
+                (_stamp(_to_jst(at)), cert_fingerprint),
+            )
+        return self.face_state(cert_fingerprint)
+
+    def unlock_face(self, cert_fingerprint: str) -> FaceAuthState:
+        """The municipality lifted the face lock (training and tests)."""
+        with self._write() as conn:
+            conn.execute("DELETE FROM face_failures WHERE cert_fingerprint = ?", (cert_fingerprint,))
+        return self.face_state(cert_fingerprint)
+
+    # -- 目視 password failure counter (per facility) -----------------------------------------
+
+    @staticmethod
+    def _visual_state(facility_code: str, row: sqlite3.Row | None, now: dt.datetime) -> VisualLockState:
+        if row is None:
+            return VisualLockState(facility_code=facility_code, consecutive_failures=0, locked_until=None, locked=False)
+        until = _parse(row["locked_until"])
+        if until is not None and now >= until:
+            # The lock has run out: the facility starts again with five tries.
+            return VisualLockState(facility_code=facility_code, consecutive_failures=0, locked_until=None, locked=False)
+        return VisualLockState(
+            facility_code=facility_code,
+            consecutive_failures=int(row["consecutive"]),
+            locked_until=until,
+            locked=until is not None,
+        )
+
+    def visual_lock_state(self, facility_code: str, *, now: dt.datetime | None = None) -> VisualLockState:
+        rows = self._read("SELECT * FROM visual_password_failures WHERE facility_code = ?", (facility_code,))
+        return self._visual_state(facility_code, rows[0] if rows else None, _to_jst(now))
+
+    def record_visual_password_failure(
+        self, facility_code: str, *, now: dt.datetime | None = None
+    ) -> VisualLockState:
+        """Count one wrong 目視 password; the 5th in a row locks 目視 for 5 minutes. No-op while locked."""
+        now_jst = _to_jst(now)
+        with self._write() as conn:
+            row = conn.execute(
+                "SELECT * FROM visual_password_failures WHERE facility_code = ?", (facility_code,)
+            ).fetchone()
+            state = self._visual_state(facility_code, row, now_jst)
+            if state.locked:
+                return state
+            count = state.consecutive_failures + 1
+            until = now_jst + VISUAL_LOCK_DURATION if count >= VISUAL_LOCK_THRESHOLD else None
+            conn.execute(
+                "INSERT INTO visual_password_failures (facility_code, consecutive, locked_until, updated_at)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT(facility_code) DO UPDATE SET consecutive = excluded.consecutive,"
+                " locked_until = excluded.locked_until, updated_at = excluded.updated_at",
+                (facility_code, count, _stamp(until) if until else None, _stamp(now_jst)),
+            )
+        return VisualLockState(
+            facility_code=facility_code, consecutive_failures=count, locked_until=until, locked=until is not None
+        )
+
+    def record_visual_password_success(
+        self, facility_code: str, *, now: dt.datetime | None = None
+    ) -> VisualLockState:
+        with self._write() as conn:
+            conn.execute("DELETE FROM visual_password_failures WHERE facility_code = ?", (facility_code,))
+        return self.visual_lock_state(facility_code, now=now)
+
+    # -- history for the TUI -------------------------------------------------------------------
+
+    def history(self, limit: int = 50, *, kind: HistoryKind | None = None) -> list[HistoryItem]:
+        """The latest `limit` entries, newest first, optionally of one kind."""
+        limit = max(0, int(limit))
+        items: list[HistoryItem] = []
+        if kind in (None, HistoryKind.CONFIRMATION):
+            for rec in self.confirmations(limit=limit):
+                items.append(
+                    HistoryItem(
+                        kind=HistoryKind.CONFIRMATION,
+                        id=rec.id or 0,
+                        at=rec.at,
+                        summary=(
+                            f"{rec.channel.label}・{rec.method.label}：{rec.outcome_label}"
+                            + ("（再照会）" if rec.rerun_of is not None else "")
+                        ),
+                        details=rec.model_dump(mode="json", exclude={"id", "at"}),
+                    )
+                )
+        if kind in (None, HistoryKind.VISUAL_USE):
+            rows = self._read(f"SELECT * FROM visual_uses ORDER BY at DESC, id DESC LIMIT {limit}")
+            for row in rows:
+                items.append(
+                    HistoryItem(
+                        kind=HistoryKind.VISUAL_USE,
+                        id=row["id"],
+                        at=_parse(row["at"]),
+                        summary=f"目視確認（職員ID {row['staff_id']}）",
+                        details={
+                            "staff_id": row["staff_id"],
+                            "cert_fingerprint": row["cert_fingerprint"],
+                            "confirmation_id": row["confirmation_id"],
+                        },
+                    )
+                )
+        if kind in (None, HistoryKind.OUTAGE):
+            rows = self._read(self._OUTAGE_SELECT + f" ORDER BY q.enqueued_at DESC, q.id DESC LIMIT {limit}")
+            for row in rows:
+                item = self._outage_from_row(row)
+                if item.status is OutageStatus.PENDING:
+                    summary = f"障害時の確認：再照会待ち（{item.channel.label}）"
+                else:
+                    result = item.result_validity or item.result_failure
+                    summary = f"障害時の確認：再照会済み（{result.label if result else '不明'}）"
+                items.append(
+                    HistoryItem(
+                        kind=HistoryKind.OUTAGE,
+                        id=item.id,
+                        at=item.enqueued_at,
+                        summary=summary,
+                        details=item.model_dump(mode="json", exclude={"id", "enqueued_at", "payload"}),
+                    )
+                )
+        items.sort(key=lambda i: (i.at, i.kind.value, i.id), reverse=True)
+        return items[:limit]

@@ -1,0 +1,480 @@
+"""What the receptionist does next: instructions per confirmation result and context.
+
+Pure functions over the models in desk.models. The texts follow the seed documents (MHLW 保険局
+「マイナ保険証の利用促進等について」: 医療機関・薬局での資格確認とレセプト請求, マイナンバーカードによる
+オンライン資格確認を行うことができない場合の対応, 電子証明書の有効期限の状況に応じたマイナ保険証の利用)
+and shared/research/eligibility-anchors.md §2-3. Each `Step.code` is a stable identifier that tests,
+the TUI and `desk check --json` rely on; the Japanese `text` may be reworded.
+
+Also here: the certificate grace and renewal alert, and whether an old 健康保険証 is still accepted.
+The co-pay lives in desk.copay and the claim in desk.claim (re-exported below).
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+from collections.abc import Sequence
+from enum import Enum
+
+from desk.claim import Claim, ClaimMode, ClaimNumbers, claim_for, unknown_claim
+from desk.copay import copay_percent, default_copay_percent
+from desk.models import FailureName, Model, QualificationRecord, Validity
+
+__all__ = [
+    "Step",
+    "Situation",
+    "CertificateStatus",
+    "GRACE_MONTHS",
+    "RENEWAL_ALERT_MONTHS",
+    "HEALTH_CARD_LAST_DAY",
+    "HEALTH_CARD_LAST_DAY_LATER_ELDERLY",
+    "add_months",
+    "grace_end",
+    "renewal_alert_from",
+    "certificate_status",
+    "health_card_last_day",
+    "health_card_accepted",
+    "steps_for",
+    "percent_label",
+    # re-exported
+    "copay_percent",
+    "default_copay_percent",
+    "Claim",
+    "ClaimMode",
+    "ClaimNumbers",
+    "claim_for",
+    "unknown_claim",
+]
+
+# From 2024-12-02 an expired 利用者証明用電子証明書 still confirms eligibility until the end of the
+# 3rd month after the month of expiry (seed: 電子証明書の有効期限が切れても3カ月間は引き続き…).
+GRACE_MONTHS = 3
+# The reader shows a renewal alert when 3 months or less remain (seed: 有効期限満了日まで3か月以下の場合).
+RENEWAL_ALERT_MONTHS = 3
+
+# Old paper 健康保険証: no new issue from 2024-12-02, usable within its own validity for at most one
+# year: the seed's chart says 健康保険証 (~2025.12/1). 後期高齢者医療 cards expired on 2025-07-31.
+HEALTH_CARD_LAST_DAY = dt.date(2025, 12, 1)
+HEALTH_CARD_LAST_DAY_LATER_ELDERLY = dt.date(2025, 7, 31)
+
+
+class Step(Model):
+    code: str
+    text: str
+
+
+class Situation(str, Enum):
+    """Desk situations that are neither an OQSCD006 code nor a FailureName."""
+
+    DEVICE_FAILURE = "device_failure"  # 顔認証付きカードリーダー・資格確認端末の故障、カードの不具合
+    HEALTH_CARD = "health_insurance_card"  # an old paper 健康保険証 was presented
+
+    @property
+    def label(self) -> str:
+        return {"device_failure": "機器・カードの不具合", "health_insurance_card": "健康保険証の提示"}[self.value]
+
+
+class CertificateStatus(str, Enum):
+    VALID = "valid"
+    EXPIRING_SOON = "expiring_soon"  # within RENEWAL_ALERT_MONTHS of the last valid day
+    IN_GRACE = "in_grace"  # expired, still usable until grace_end
+    BEYOND_GRACE = "beyond_grace"
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    """Same day `months` later (or earlier), clamped to the last day of a shorter month."""
+    index = day.year * 12 + (day.month - 1) + months
+    year, month = divmod(index, 12)
+    month += 1
+    return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def grace_end(not_after: dt.date) -> dt.date:
+    """Last day an expired certificate still confirms eligibility: end of the 3rd month after expiry's month."""
+    first = add_months(not_after.replace(day=1), GRACE_MONTHS)
+    return first.replace(day=calendar.monthrange(first.year, first.month)[1])
+
+
+def renewal_alert_from(not_after: dt.date) -> dt.date:
+    """First day of the renewal alert: 3 months before the last valid day."""
+    return add_months(not_after, -RENEWAL_ALERT_MONTHS)
+
+
+def certificate_status(not_after: dt.date, today: dt.date) -> CertificateStatus:
+    """`not_after` is the certificate's last valid day (JST), as AuthCertificate.expiry_date gives it."""
+    if today > not_after:
+        return CertificateStatus.IN_GRACE if today <= grace_end(not_after) else CertificateStatus.BEYOND_GRACE
+    if today >= renewal_alert_from(not_after):
+        return CertificateStatus.EXPIRING_SOON
+    return CertificateStatus.VALID
+
+
+def health_card_last_day(valid_to: dt.date | None, *, later_elderly: bool = False) -> dt.date:
+    cap = HEALTH_CARD_LAST_DAY_LATER_ELDERLY if later_elderly else HEALTH_CARD_LAST_DAY
+    return cap if valid_to is None else min(valid_to, cap)
+
+
+def health_card_accepted(valid_to: dt.date | None, today: dt.date, *, later_elderly: bool = False) -> bool:
+    """Whether an old paper 健康保険証 may still be used as proof today (its own expiry, capped)."""
+    return today <= health_card_last_day(valid_to, later_elderly=later_elderly)
+
+
+def percent_label(percent: int) -> str:
+    return f"{percent // 10}割"
+
+
+def _date_ja(day: dt.date) -> str:
+    return f"{day.year}年{day.month}月{day.day}日"
+
+
+def _shown_record(records: Sequence[QualificationRecord], today: dt.date) -> QualificationRecord | None:
+    for record in records:
+        if record.valid_on(today):
+            return record
+    return records[0] if records else None
+
+
+def _numbers_text(record: QualificationRecord) -> str:
+    parts = [f"保険者番号 {record.insurer_number.strip()}"]
+    if record.insured_card_symbol:
+        parts.append(f"記号 {record.insured_card_symbol}")
+    parts.append(f"番号 {record.insured_identification_number}")
+    if record.insured_branch_number:
+        parts.append(f"枝番 {record.insured_branch_number}")
+    return "、".join(parts)
+
+
+def _copay_step(code: str, percent: int | None, *, lead: str = "") -> Step:
+    if percent is None:
+        return Step(
+            code="copay_unknown",
+            text=f"{lead}負担割合が資格情報から判断できません。患者に負担割合を確認してください（10割負担にはしません）。",
+        )
+    return Step(code=code, text=f"{lead}窓口負担は{percent_label(percent)}です。")
+
+
+def _certificate_steps(not_after: dt.date | None, today: dt.date) -> list[Step]:
+    if not_after is None:
+        return []
+    status = certificate_status(not_after, today)
+    if status is CertificateStatus.IN_GRACE:
+        return [
+            Step(
+                code="cert_grace_renewal",
+                text=(
+                    f"電子証明書の有効期限（{_date_ja(not_after)}）が切れています。{_date_ja(grace_end(not_after))}までは"
+                    "このまま資格確認できます。お住まいの市区町村で電子証明書を更新するよう案内してください。"
+                ),
+            )
+        ]
+    if status is CertificateStatus.EXPIRING_SOON:
+        return [
+            Step(
+                code="cert_renewal_alert",
+                text=(
+                    f"電子証明書の有効期限が{_date_ja(not_after)}に迫っています。市区町村で更新するよう案内してください"
+                    f"（期限後も{_date_ja(grace_end(not_after))}までは資格確認できます）。"
+                ),
+            )
+        ]
+    return []
+
+
+def _fallback_steps(*, returning_patient: bool, birth_date: dt.date | None, today: dt.date) -> list[Step]:
+    """Seed: マイナンバーカードによるオンライン資格確認を行うことができない場合の対応 (資格確認 / 窓口負担 / 請求)."""
+    steps = [
+        Step(
+            code="show_portal_or_notice",
+            text=(
+                "マイナポータルの資格情報画面（ダウンロードしたPDFを含む。患者のスマートフォンで提示）または"
+                "資格情報のお知らせを、マイナンバーカードと併せて提示してもらい、資格を確認してください"
+                "（追加で保険証の提示は不要です）。"
+            ),
+        ),
+        Step(code="confirm_not_lost", text="提示された資格情報が喪失していないものか、患者に口頭で確認してください。"),
+    ]
+    if returning_patient:
+        steps.append(
+            Step(
+                code="returning_patient_oral",
+                text=(
+                    "再診の患者で、請求に必要な資格情報を過去の受診で把握している場合は、その時から資格情報が変わっていないことを"
+                    "口頭で確認できれば、被保険者資格申立書の提出は不要です。"
+                ),
+            )
+        )
+    steps.append(
+        Step(
+            code="moushitate",
+            text=(
+                "上記の方法で確認できない場合は、被保険者資格申立書の記入をお願いしてください"
+                "（記入された負担割合・住所・連絡先・事業所名を請求に使います）。"
+            ),
+        )
+    )
+    default = default_copay_percent(birth_date, today)
+    if default is not None:
+        hint = f"（申告がなければ年齢から{percent_label(default)}）"
+    elif birth_date is not None:
+        hint = "（70歳以上は申告された割合）"
+    else:
+        hint = ""
+    steps.append(
+        Step(
+            code="copay_declared",
+            text=(
+                f"患者には適切な自己負担分（3割等。未就学児は2割、70歳以上は1～3割）を申告どおりに受け取ってください{hint}。"
+                "10割負担にはなりません。"
+            ),
+        )
+    )
+    steps.append(
+        Step(
+            code="claim_order",
+            text=(
+                "レセプト請求は次の順に可能な方法で行ってください：① 確認できた現在の被保険者番号等 "
+                "② 「資格（無効）」画面や過去の受診歴で確認できた過去の被保険者番号等（旧資格） ③ 不詳レセプト。"
+            ),
+        )
+    )
+    steps.append(
+        Step(
+            code="claim_unknown_sevens",
+            text=(
+                "③ 不詳レセプト：保険者番号は「77777777」（レセコンが受け付けない場合は「77777779」）、"
+                "記号・番号は必要な桁数分すべて「7」を入力し、被保険者資格申立書に記入された住所・連絡先・事業所名等を"
+                "摘要欄に記載してください。"
+            ),
+        )
+    )
+    return steps
+
+
+def steps_for(
+    outcome: Validity | FailureName | Situation,
+    *,
+    today: dt.date,
+    records: Sequence[QualificationRecord] = (),
+    certificate_not_after: dt.date | None = None,
+    returning_patient: bool = False,
+    birth_date: dt.date | None = None,
+    visual_locked_until: dt.datetime | None = None,
+    health_card_valid_to: dt.date | None = None,
+    later_elderly: bool = False,
+) -> list[Step]:
+    """The instructions for the receptionist, in order.
+
+    - `records`: the reply's qualification records (有効: the current one first; 無効: the lost one).
+    - `certificate_not_after`: the card certificate's last valid day, for the grace and renewal notices.
+    - `returning_patient`: the facility already holds this patient's claim data from an earlier visit.
+    - `birth_date`: when known without a record (card read with the PIN), for the declared co-pay hint.
+    - `visual_locked_until`: for FailureName.VISUAL_LOCKED, when 目視 is allowed again.
+    - `health_card_valid_to` / `later_elderly`: for Situation.HEALTH_CARD, the printed expiry and
+      whether it is a 後期高齢者医療 card.
+    """
+    record = _shown_record(records, today)
+    if birth_date is None and record is not None:
+        birth_date = record.birth_date
+    fallback = _fallback_steps(returning_patient=returning_patient, birth_date=birth_date, today=today)
+
+    if outcome is Validity.VALID and record is not None:
+        steps = [
+            Step(code="valid_insurer", text=f"資格は有効です。保険者：{record.insurer_name}（{record.insurer_number.strip()}）"),
+            Step(code="valid_numbers", text=f"{_numbers_text(record)}"),
+            _copay_step("valid_copay", copay_percent(record, today)),
+            Step(
+                code="no_extra_certificates",
+                text=(
+                    "マイナ保険証で確認できたため、保険証の追加提示は不要です。高齢受給者証、限度額適用認定証"
+                    "（限度額適用・標準負担額減額認定証を含む）、特定疾病療養受療証の提示も不要です。"
+                ),
+            ),
+            Step(code="claim_current", text="表示された現在の資格情報でレセプト請求してください。"),
+        ]
+        return steps + _certificate_steps(certificate_not_after, today)
+
+    if outcome is Validity.MULTIPLE:
+        steps = [
+            Step(
+                code="multiple_select",
+                text="複数の資格が該当しました。患者に現在加入している保険を確認し、該当する資格を選んでください。",
+            )
+        ]
+        if record is not None:
+            steps.append(_copay_step("valid_copay", copay_percent(record, today), lead="選んだ資格での"))
+        steps.append(Step(code="claim_current", text="選んだ資格情報でレセプト請求してください。"))
+        return steps + _certificate_steps(certificate_not_after, today)
+
+    if outcome in (Validity.INVALID, Validity.INVALID_NEW_EXISTS):
+        steps: list[Step] = []
+        if outcome is Validity.INVALID_NEW_EXISTS:
+            steps.append(
+                Step(
+                    code="new_qualification_exists",
+                    text=(
+                        "新しい資格があります。患者に新しい保険者を確認するか、資格情報のお知らせ（またはマイナポータルの"
+                        "資格情報画面）の提示を依頼してください。現在の被保険者番号等が確認できればその資格で請求します。"
+                    ),
+                )
+            )
+        else:
+            steps.append(
+                Step(
+                    code="invalid_qualification",
+                    text=(
+                        "資格（無効）と表示されました。転職・転居等で新しい保険の登録が済んでいない可能性があります。"
+                        "現在の保険を患者に確認してください。"
+                    ),
+                )
+            )
+        percent = copay_percent(record, today) if record is not None else default_copay_percent(birth_date, today)
+        steps.append(
+            _copay_step("copay_normal_share", percent, lead="10割負担にはなりません。通常の自己負担分を受け取ってください。")
+        )
+        old = f"（{_numbers_text(record)}）" if record is not None else ""
+        steps.append(
+            Step(
+                code="claim_past_qualification",
+                text=f"現在の資格が確認できない場合は、画面に表示された喪失済みの旧資格情報{old}でレセプト請求してください。",
+            )
+        )
+        return steps + _certificate_steps(certificate_not_after, today)
+
+    if outcome is Validity.NOT_FOUND or (outcome is Validity.VALID and record is None):
+        return [
+            Step(
+                code="not_found",
+                text=(
+                    "資格情報なし（該当資格なし）と表示されました。保険者でのデータ登録中などが考えられます"
+                    "（日雇特例被保険者はオンライン資格確認の対象外です）。"
+                ),
+            )
+        ] + fallback + _certificate_steps(certificate_not_after, today)
+
+    if outcome is FailureName.CENTRAL_DOWN:
+        return [
+            Step(
+                code="central_down",
+                text=(
+                    "オンライン資格確認等システムに接続できません（停電・通信障害など）。この確認は障害時の記録に残し、"
+                    "システムの復旧後に自動で再照会します（その場でシステム障害時モードを立ち上げることもできます）。"
+                ),
+            )
+        ] + fallback
+
+    if outcome is Situation.DEVICE_FAILURE or outcome is FailureName.CARD_ERROR:
+        return [
+            Step(
+                code="device_failure",
+                text=(
+                    "顔認証付きカードリーダー・資格確認端末またはカードの不具合で資格確認ができません。"
+                    "顔認証や暗証番号がうまくいかないだけなら、目視確認に切り替えて本人確認できます。"
+                ),
+            )
+        ] + fallback
+
+    if outcome is FailureName.CERT_BEYOND_GRACE:
+        ended = f"（{_date_ja(grace_end(certificate_not_after))}まで）" if certificate_not_after else ""
+        return [
+            Step(
+                code="cert_beyond_grace",
+                text=(
+                    f"電子証明書の有効期限が切れ、3か月の猶予期間{ended}も過ぎているため、マイナ保険証で資格確認できません。"
+                    "市区町村で電子証明書を更新するよう案内してください（保険者から資格確認書が届きます）。"
+                ),
+            )
+        ] + fallback
+
+    if outcome is FailureName.PIN_BLOCKED:
+        return [
+            Step(
+                code="pin_blocked",
+                text=(
+                    "暗証番号がロックされています（3回誤り）。顔認証または目視確認で受付できます。"
+                    "ロックの解除はお住まいの市区町村の窓口で行えます。"
+                ),
+            )
+        ]
+
+    if outcome is FailureName.FACE_LOCKED:
+        return [
+            Step(
+                code="face_locked",
+                text=(
+                    "このカードは顔認証に10回続けて失敗したため、顔認証がロックされています。暗証番号または目視確認で"
+                    "受付できます。顔認証のロック解除はお住まいの市区町村の窓口で行えます。"
+                ),
+            )
+        ]
+
+    if outcome is FailureName.VISUAL_LOCKED:
+        until = (
+            f"{visual_locked_until.strftime('%H:%M')}まで" if visual_locked_until is not None else "5分間"
+        )
+        return [
+            Step(
+                code="visual_locked",
+                text=(
+                    f"目視確認用パスワードを5回続けて間違えたため、目視確認は{until}使えません。"
+                    "その間は顔認証か暗証番号で受付してください。"
+                ),
+            )
+        ]
+
+    if outcome is FailureName.AUTH_FAILED:
+        return [
+            Step(
+                code="auth_retry",
+                text=(
+                    "本人確認ができませんでした。もう一度顔認証を行うか、暗証番号の入力、または職員による目視確認に"
+                    "切り替えてください。"
+                ),
+            )
+        ]
+
+    if outcome is FailureName.CARD_REMOVED:
+        return [
+            Step(code="card_removed", text="途中でカードが取り外されました。カードをもう一度置いて、最初からやり直してください。")
+        ]
+
+    if outcome is FailureName.NOT_MY_NUMBER_CARD:
+        return [
+            Step(
+                code="not_my_number_card",
+                text=(
+                    "置かれたカードはマイナンバーカードではありません。マイナ保険証（マイナンバーカード）か、"
+                    "資格確認書の提示をお願いしてください。"
+                ),
+            )
+        ]
+
+    if outcome is Situation.HEALTH_CARD:
+        last = health_card_last_day(health_card_valid_to, later_elderly=later_elderly)
+        if today <= last:
+            return [
+                Step(
+                    code="health_card_accepted",
+                    text=(
+                        f"この健康保険証は{_date_ja(last)}まで使えます。記載の保険者番号・記号・番号で資格を照会してください。"
+                    ),
+                )
+            ]
+        return [
+            Step(
+                code="health_card_expired",
+                text=(
+                    f"健康保険証は{_date_ja(last)}で使えなくなっています（2024年12月2日以降は新たに発行されず、"
+                    "有効期限内で最長1年間の経過措置でした）。受け付けられません。"
+                ),
+            ),
+            Step(
+                code="explain_kakuninsho",
+                text=(
+                    "マイナ保険証をお持ちの方はマイナンバーカードを、お持ちでない方には保険者から申請によらず届く"
+                    "「資格確認書」の提示をお願いしてください。資格確認書でもこれまで通り保険診療を受けられます。"
+                ),
+            ),
+        ]
+
+    raise TypeError(f"no steps for {outcome!r}")  # a programming error: every member is handled above

@@ -1,0 +1,318 @@
+"""Monthly マイナ保険証 usage rate and the 医療DX推進体制整備加算 tier it reaches.
+
+利用率 = マイナ保険証利用件数 / オンライン資格確認利用件数 (seed). From the journal: confirmations in the
+month (Japan time) that the central system answered with an OQSCD006 code; マイナ保険証 = channel myna,
+オンライン資格確認 = channels myna + numbers. Failures before the query (PIN, face, card pulled) and
+障害時 attempts are not confirmations; an outage item re-run later counts in the month of the re-run.
+
+Tiers, from the seed's table 「マイナ保険証利用率（案）」 (令和6年度診療報酬改定):
+
+| 利用率実績          | 適用時期      | 加算1 | 加算2 | 加算3 |
+|---------------------|---------------|-------|-------|-------|
+| 令和6年7・8月～     | 令和6年10月～ | 15%   | 10%   | 5%    |
+| 令和6年10・11月～   | 令和7年1月～  | 30%   | 20%   | 10%   |
+
+- The rate used is the レセプト件数ベース rate of the month 3 months before the month of application;
+  for 令和6年10月～令和7年1月 the オンライン資格確認件数ベース rate of 2 months before may be used instead.
+  This journal counts online confirmations, so its rate is exactly the latter; for the former it is an
+  approximation, and the output says so.
+- 令和7年4月以降: the seed says the requirement is still to be set (本年末を目途に検討、設定). The output
+  says "未定" for those months rather than guess.
+- 令和6年6月～9月: one 加算 (8点 / 歯科6点 / 調剤4点) without a usage requirement.
+
+Points (初診時, seed): 加算1 11/9/7, 加算2 10/8/6, 加算3 8/6/4 (医科/歯科/調剤).
+"""
+
+from __future__ import annotations
+
+import re
+from fractions import Fraction
+from typing import Literal
+
+from pydantic import Field
+
+from desk.journal import Journal
+from desk.models import Channel, Model
+from desk.seed_stats import CATEGORIES, normalize_prefecture, seed_usage_rates
+
+__all__ = [
+    "FEE_SCHEDULES",
+    "TIER_POINTS",
+    "FLAT_POINTS",
+    "TierRule",
+    "TIER_RULES",
+    "TierAssessment",
+    "MonthlyUsage",
+    "StatsError",
+    "parse_month",
+    "month_label",
+    "shift_month",
+    "rate_percent",
+    "tier_for",
+    "assess",
+    "monthly_usage",
+    "render_text",
+]
+
+FEE_SCHEDULES = ("医科", "歯科", "調剤")
+TIER_POINTS: dict[int, dict[str, int]] = {
+    1: {"医科": 11, "歯科": 9, "調剤": 7},
+    2: {"医科": 10, "歯科": 8, "調剤": 6},
+    3: {"医科": 8, "歯科": 6, "調剤": 4},
+}
+# 令和6年6月～9月: 医療DX推進体制整備加算 8点（歯科6点, 調剤4点）, no usage requirement yet.
+FLAT_POINTS: dict[str, int] = {"医科": 8, "歯科": 6, "調剤": 4}
+_FLAT_FROM = (2024, 6)
+_UNDECIDED_FROM = (2025, 4)
+# Months of application for which the online-confirmation-based rate of 2 months before may be used.
+_ONLINE_BASIS_FROM = (2024, 10)
+_ONLINE_BASIS_UNTIL = (2025, 1)
+
+_CATEGORY_FEE = {"medical_clinic": "医科", "hospital": "医科", "dental_clinic": "歯科", "pharmacy": "調剤"}
+_CATEGORY_LABEL = {"medical_clinic": "医科診療所", "hospital": "病院", "dental_clinic": "歯科診療所", "pharmacy": "薬局"}
+
+YearMonth = tuple[int, int]
+
+
+class StatsError(Exception):
+    title = "利用率を計算できません"
+
+    def __init__(self, msg: str, title: str | None = None) -> None:
+        super().__init__(msg)
+        if title is not None:
+            self.title = title
+
+    @property
+    def msg(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class TierRule(Model):
+    """One column of the seed's table."""
+
+    results_label: str
+    applies_from: YearMonth
+    applies_until: YearMonth
+    thresholds: dict[int, int]  # tier → minimum rate in percent (以上)
+
+
+TIER_RULES: tuple[TierRule, ...] = (
+    TierRule(results_label="令和6年7・8月～", applies_from=(2024, 10), applies_until=(2024, 12), thresholds={1: 15, 2: 10, 3: 5}),
+    TierRule(results_label="令和6年10・11月～", applies_from=(2025, 1), applies_until=(2025, 3), thresholds={1: 30, 2: 20, 3: 10}),
+)  # fmt: skip
+
+
+def parse_month(text: str) -> YearMonth:
+    match = re.fullmatch(r"(\d{4})-(\d{2})", text.strip())
+    if not match or not 1 <= int(match.group(2)) <= 12:
+        raise StatsError(f"月は YYYY-MM の形で指定してください（例: 2026-11）。指定: {text}", "月の指定が不正です")
+    return int(match.group(1)), int(match.group(2))
+
+
+def month_label(ym: YearMonth) -> str:
+    return f"{ym[0]:04d}-{ym[1]:02d}"
+
+
+def _wareki_month(ym: YearMonth) -> str:
+    year, month = ym
+    if (year, month) >= (2019, 5):
+        era_year = year - 2018
+        return f"令和{'元' if era_year == 1 else era_year}年{month}月"
+    return f"平成{year - 1988}年{month}月"
+
+
+def shift_month(ym: YearMonth, months: int) -> YearMonth:
+    index = ym[0] * 12 + ym[1] - 1 + months
+    return index // 12, index % 12 + 1
+
+
+def rate_percent(myna: int, online: int) -> float | None:
+    return None if online == 0 else round(myna * 100 / online, 2)
+
+
+def tier_for(myna: int, online: int, thresholds: dict[int, int]) -> int:
+    """Highest tier whose threshold the exact rate reaches (以上); 0 when below 加算3."""
+    if online == 0:
+        return 0
+    rate = Fraction(myna * 100, online)
+    for tier in sorted(thresholds):
+        if rate >= thresholds[tier]:
+            return tier
+    return 0
+
+
+def _rule_for(applies_to: YearMonth) -> TierRule | None:
+    for rule in TIER_RULES:
+        if rule.applies_from <= applies_to <= rule.applies_until:
+            return rule
+    return None
+
+
+Basis = Literal["online", "receipt"]
+Status = Literal["decided", "no_requirement", "undecided", "not_applicable", "basis_not_allowed"]
+
+
+class TierAssessment(Model):
+    basis: Basis
+    basis_label: str
+    applies_to: str  # YYYY-MM the tier would apply in
+    status: Status
+    thresholds: dict[int, int] | None = None
+    tier: int | None = Field(default=None, description="1-3, 0 below 加算3, None when not decided")
+    tier_label: str | None = None
+    points: dict[str, int] | None = None
+    note: str
+
+
+class MonthlyUsage(Model):
+    month: str
+    definition: str = "利用率 = マイナ保険証利用件数 / オンライン資格確認利用件数"
+    myna_count: int
+    numbers_count: int
+    online_count: int
+    rate_percent: float | None
+    category: str | None = None
+    category_label: str | None = None
+    fee_schedule: str | None = None
+    assessments: list[TierAssessment]
+    prefecture: str | None = None
+    prefecture_rate_percent: float | None = Field(default=None, description="seed, 令和6年9月, this category")
+    prefecture_overall_rate_percent: float | None = Field(default=None, description="seed, 令和6年9月, all types")
+    national_rate_percent: float
+    reference_month: str = Field(description="month of the published rates")
+    reference_source: str
+
+
+def _assess_one(basis: Basis, ym: YearMonth, myna: int, online: int, fee: str | None) -> TierAssessment:
+    lag = 2 if basis == "online" else 3
+    applies = shift_month(ym, lag)
+    label = (
+        "オンライン資格確認件数ベース（適用月の2か月前の実績）"
+        if basis == "online"
+        else "レセプト件数ベース（適用月の3か月前の実績）"
+    )
+    common = {"basis": basis, "basis_label": label, "applies_to": month_label(applies)}
+    caveat = (
+        ""
+        if basis == "online"
+        else "この端末の記録はオンライン資格確認の件数なので、レセプト件数ベースの利用率の目安です。"
+    )
+
+    if basis == "online" and not (_ONLINE_BASIS_FROM <= applies <= _ONLINE_BASIS_UNTIL):
+        return TierAssessment(
+            **common,
+            status="basis_not_allowed",
+            note=(
+                f"オンライン資格確認件数ベースの利用率を使えるのは令和6年10月～令和7年1月の適用分だけです"
+                f"（{_wareki_month(applies)}は対象外）。"
+            ),
+        )
+    if applies < _FLAT_FROM:
+        return TierAssessment(
+            **common, status="not_applicable", note="医療DX推進体制整備加算は令和6年6月からの評価です。"
+        )
+    if applies < TIER_RULES[0].applies_from:
+        points = {fee: FLAT_POINTS[fee]} if fee else dict(FLAT_POINTS)
+        return TierAssessment(
+            **common,
+            status="no_requirement",
+            points=points,
+            note=f"{_wareki_month(applies)}は利用実績の要件がありません（令和6年10月から適用）。",
+        )
+    if applies >= _UNDECIDED_FROM:
+        return TierAssessment(
+            **common,
+            status="undecided",
+            note=(
+                f"{_wareki_month(applies)}適用分の利用率の基準は、資料（令和6年の厚労省資料）では未定です"
+                "（令和7年4月以降の実績要件は検討中とされています）。最新の通知で確認してください。"
+            ),
+        )
+    rule = _rule_for(applies)
+    if rule is None:  # a gap in the table would be a transcription error
+        raise StatsError(f"{_wareki_month(applies)}の基準が表にありません。")
+    tier = tier_for(myna, online, rule.thresholds)
+    points = None
+    if tier:
+        points = {fee: TIER_POINTS[tier][fee]} if fee else dict(TIER_POINTS[tier])
+    thresholds_text = "、".join(f"加算{t} {p}%以上" for t, p in sorted(rule.thresholds.items()))
+    reached = f"医療DX推進体制整備加算{tier}の基準に達しています。" if tier else "加算3の基準に達していません。"
+    return TierAssessment(
+        **common,
+        status="decided",
+        thresholds=dict(rule.thresholds),
+        tier=tier,
+        tier_label=f"医療DX推進体制整備加算{tier}" if tier else None,
+        points=points,
+        note=f"{_wareki_month(applies)}適用（実績 {rule.results_label}の基準：{thresholds_text}）。{reached}{caveat}",
+    )
+
+
+def assess(month: str, myna: int, online: int, *, category: str | None = None) -> list[TierAssessment]:
+    """The tier assessments a month's results feed: one per basis the seed allows."""
+    ym = parse_month(month)
+    fee = _CATEGORY_FEE.get(category) if category else None
+    return [_assess_one("online", ym, myna, online, fee), _assess_one("receipt", ym, myna, online, fee)]
+
+
+def monthly_usage(
+    journal: Journal, month: str, *, category: str | None = None, prefecture: str | None = None
+) -> MonthlyUsage:
+    ym = parse_month(month)
+    if category is not None and category not in CATEGORIES:
+        raise StatsError(f"施設の種類「{category}」は使えません。")
+    counts = journal.month_counts(month_label(ym))
+    myna = counts[Channel.MYNA.value]
+    numbers = counts[Channel.NUMBERS.value]
+    online = myna + numbers
+    seed = seed_usage_rates()
+    pref = normalize_prefecture(prefecture) if prefecture else None
+    pref_rates = seed.prefectures.get(pref) if pref else None
+    return MonthlyUsage(
+        month=month_label(ym),
+        myna_count=myna,
+        numbers_count=numbers,
+        online_count=online,
+        rate_percent=rate_percent(myna, online),
+        category=category,
+        category_label=_CATEGORY_LABEL.get(category) if category else None,
+        fee_schedule=_CATEGORY_FEE.get(category) if category else None,
+        assessments=assess(month_label(ym), myna, online, category=category),
+        prefecture=pref,
+        prefecture_rate_percent=(
+            pref_rates.for_category(category).rate_percent if pref_rates is not None and category else None
+        ),
+        prefecture_overall_rate_percent=pref_rates.overall.rate_percent if pref_rates is not None else None,
+        national_rate_percent=seed.national.rate_percent,
+        reference_month=seed.month,
+        reference_source=seed.source,
+    )
+
+
+def render_text(usage: MonthlyUsage) -> str:
+    ym = parse_month(usage.month)
+    rate = f"{usage.rate_percent:.2f}%" if usage.rate_percent is not None else "—（オンライン資格確認の件数が0件）"
+    lines = [
+        f"{_wareki_month(ym)}（{usage.month}）のマイナ保険証利用率",
+        f"  {usage.definition}",
+        f"  マイナ保険証 {usage.myna_count}件 / オンライン資格確認 {usage.online_count}件"
+        f"（うち被保険者番号等 {usage.numbers_count}件）",
+        f"  利用率 {rate}",
+        "",
+        "医療DX推進体制整備加算",
+    ]
+    for a in usage.assessments:
+        lines.append(f"  ・{a.basis_label} → {a.applies_to} 適用分")
+        lines.append(f"    {a.note}")
+        if a.points:
+            pts = "、".join(f"{k}{v}点" for k, v in a.points.items())
+            lines.append(f"    点数（初診時）：{pts}")
+    ref = _wareki_month(parse_month(usage.reference_month))
+    lines += ["", f"参考：{ref}の公表値（厚生労働省）"]
+    if usage.prefecture:
+        if usage.prefecture_rate_percent is not None:
+            lines.append(f"  {usage.prefecture}の{usage.category_label} {usage.prefecture_rate_percent:.2f}%")
+        if usage.prefecture_overall_rate_percent is not None:
+            lines.append(f"  {usage.prefecture}（全施設） {usage.prefecture_overall_rate_percent:.2f}%")
+    lines.append(f"  全国 {usage.national_rate_percent:.2f}%")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,292 @@
+"""The reception journal: records, outage queue, lock counters, failures that must not half-write."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+
+import pytest
+
+from desk.journal import (
+    FACE_LOCK_THRESHOLD,
+    JST,
+    SCHEMA_VERSION,
+    ConfirmationRecord,
+    HistoryKind,
+    Journal,
+    JournalError,
+    OutageStatus,
+)
+from desk.models import AuthMethod, Channel, FacilityType, FailureName, Validity
+
+FP = "a" * 64
+FP2 = "b" * 64
+T0 = dt.datetime(2026, 11, 30, 9, 0, tzinfo=JST)
+
+
+def confirmation(**kw) -> ConfirmationRecord:
+    base = dict(at=T0, channel=Channel.MYNA, method=AuthMethod.FACE, validity=Validity.VALID, facility_type=FacilityType.NORMAL)
+    base.update(kw)
+    return ConfirmationRecord(**base)
+
+
+@pytest.fixture
+def journal(tmp_path):
+    with Journal(tmp_path / "journal.sqlite3", busy_timeout=0.05) as j:
+        yield j
+
+
+def count(path, table: str) -> int:
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+    finally:
+        conn.close()
+
+
+def test_new_journal_is_wal_and_versioned(journal):
+    assert journal.schema_version == SCHEMA_VERSION
+    mode = sqlite3.connect(journal.path).execute("PRAGMA journal_mode").fetchone()[0]
+    assert mode == "wal"
+
+
+def test_record_and_read_back_a_confirmation(journal):
+    rid = journal.record_confirmation(confirmation(cert_fingerprint=FP, method=AuthMethod.PIN))
+    [back] = journal.confirmations()
+    assert back.id == rid and back.validity is Validity.VALID and back.method is AuthMethod.PIN
+    assert back.cert_fingerprint == FP and back.at == T0
+
+
+def test_failures_are_recorded_with_their_name(journal):
+    journal.record_confirmation(confirmation(validity=None, failure=FailureName.PIN_BLOCKED))
+    [back] = journal.confirmations()
+    assert back.failure is FailureName.PIN_BLOCKED and back.validity is None
+
+
+def test_exactly_one_outcome_is_required():
+    with pytest.raises(ValueError):
+        confirmation(validity=None)
+    with pytest.raises(ValueError):
+        confirmation(failure=FailureName.AUTH_FAILED)
+
+
+def test_naive_times_are_japan_time_and_months_follow_japan_time(journal):
+    # 2026-11-30 23:30 UTC is already December in Japan.
+    journal.record_confirmation(confirmation(at=dt.datetime(2026, 11, 30, 23, 30, tzinfo=dt.timezone.utc)))
+    journal.record_confirmation(confirmation(at=dt.datetime(2026, 11, 30, 23, 30)))  # naive = JST
+    assert journal.month_counts("2026-12")["myna"] == 1
+    assert journal.month_counts("2026-11")["myna"] == 1
+
+
+def test_month_counts_only_answered_confirmations(journal):
+    journal.record_confirmation(confirmation())
+    journal.record_confirmation(confirmation(validity=Validity.NOT_FOUND))
+    journal.record_confirmation(confirmation(channel=Channel.NUMBERS, method=AuthMethod.NONE))
+    journal.record_confirmation(confirmation(validity=None, failure=FailureName.AUTH_FAILED))
+    assert journal.month_counts("2026-11") == {"myna": 2, "numbers": 1, "outage": 0}
+
+
+def test_visual_use_needs_a_staff_id_and_is_viewable(journal):
+    with pytest.raises(JournalError):
+        journal.record_visual_use("  ")
+    cid = journal.record_confirmation(confirmation(method=AuthMethod.VISUAL, staff_id="S-017"))
+    journal.record_visual_use("S-017", cert_fingerprint=FP, confirmation_id=cid, at=T0)
+    [item] = journal.history(kind=HistoryKind.VISUAL_USE)
+    assert item.details["staff_id"] == "S-017" and "S-017" in item.summary
+
+
+def test_outage_queue_enqueue_list_and_complete(journal):
+    qid = journal.enqueue_outage(
+        channel=Channel.NUMBERS,
+        method=AuthMethod.NONE,
+        facility_type=FacilityType.NORMAL,
+        payload={"insurer_number": "06139999", "number": "3456"},
+        at=T0,
+    )
+    # The failed attempt is journalled as a 障害時 confirmation in the same transaction.
+    [attempt] = journal.confirmations()
+    assert attempt.channel is Channel.OUTAGE and attempt.failure is FailureName.CENTRAL_DOWN
+    [pending] = journal.pending_outages()
+    assert pending.id == qid and pending.payload["number"] == "3456" and pending.status is OutageStatus.PENDING
+
+    cid = journal.complete_outage(qid, Validity.VALID, at=T0 + dt.timedelta(hours=1))
+    assert journal.pending_outages() == []
+    done = journal.outage(qid)
+    assert done.status is OutageStatus.DONE and done.result_confirmation_id == cid
+    assert done.result_validity is Validity.VALID
+    rerun = journal.confirmations()[0]
+    assert rerun.rerun_of == qid and rerun.channel is Channel.NUMBERS
+    assert journal.month_counts("2026-11")["numbers"] == 1
+
+    with pytest.raises(JournalError):
+        journal.complete_outage(qid, Validity.VALID)  # already done
+    with pytest.raises(JournalError):
+        journal.complete_outage(9999, Validity.VALID)
+
+
+def test_outage_requires_a_real_channel(journal):
+    with pytest.raises(JournalError):
+        journal.enqueue_outage(channel=Channel.OUTAGE, method=AuthMethod.PIN, facility_type=FacilityType.NORMAL)
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [{"pin": "1234"}, {"PIN": "1234"}, {"query": {"my_number": "123456789012"}}, {"items": [{"visual-password": "x"}]}],
+)
+def test_outage_payload_never_holds_secrets(journal, payload):
+    with pytest.raises(JournalError):
+        journal.enqueue_outage(channel=Channel.MYNA, method=AuthMethod.PIN, facility_type=FacilityType.NORMAL, payload=payload)
+    assert count(journal.path, "outage_queue") == 0 and count(journal.path, "confirmations") == 0
+
+
+def test_face_lock_after_ten_consecutive_failures_survives_restart(tmp_path):
+    path = tmp_path / "j.sqlite3"
+    with Journal(path) as j:
+        for _ in range(FACE_LOCK_THRESHOLD - 1):
+            state = j.record_face_failure(FP)
+        assert state.consecutive_failures == 9 and not state.locked
+    with Journal(path) as j:  # restart
+        assert j.face_state(FP).consecutive_failures == 9
+        assert j.record_face_failure(FP).locked
+        assert j.face_state(FP).locked
+        assert not j.face_state(FP2).locked  # per card
+
+
+def test_face_success_resets_but_visual_does_not(journal):
+    for _ in range(5):
+        journal.record_face_failure(FP)
+    journal.record_visual_use("S-001", cert_fingerprint=FP)  # 目視 does not reset the counter
+    journal.record_confirmation(confirmation(method=AuthMethod.VISUAL, staff_id="S-001", cert_fingerprint=FP))
+    assert journal.face_state(FP).consecutive_failures == 5
+    assert journal.record_face_success(FP).consecutive_failures == 0
+
+
+def test_face_lock_is_lifted_only_by_unlock(journal):
+    for _ in range(FACE_LOCK_THRESHOLD):
+        journal.record_face_failure(FP)
+    assert journal.record_face_success(FP).locked
+    assert not journal.unlock_face(FP).locked
+
+
+def test_visual_password_lock_five_wrong_for_five_minutes(journal):
+    code = "1312345678"
+    for i in range(4):
+        state = journal.record_visual_password_failure(code, now=T0)
+        assert not state.locked and state.tries_left == 4 - i
+    state = journal.record_visual_password_failure(code, now=T0)
+    assert state.locked and state.locked_until == T0 + dt.timedelta(minutes=5)
+    assert journal.visual_lock_state(code, now=T0 + dt.timedelta(minutes=4, seconds=59)).locked
+    # Wrong tries while locked do not extend the lock.
+    journal.record_visual_password_failure(code, now=T0 + dt.timedelta(minutes=1))
+    after = journal.visual_lock_state(code, now=T0 + dt.timedelta(minutes=5))
+    assert not after.locked and after.tries_left == 5
+    # After the lock, counting starts again from zero.
+    assert journal.record_visual_password_failure(code, now=T0 + dt.timedelta(minutes=6)).consecutive_failures == 1
+
+
+def test_visual_password_success_resets(journal):
+    code = "1312345678"
+    for _ in range(3):
+        journal.record_visual_password_failure(code, now=T0)
+    assert journal.record_visual_password_success(code, now=T0).tries_left == 5
+
+
+def test_visual_lock_survives_restart(tmp_path):
+    path = tmp_path / "j.sqlite3"
+    with Journal(path) as j:
+        for _ in range(5):
+            j.record_visual_password_failure("1312345678", now=T0)
+    with Journal(path) as j:
+        assert j.visual_lock_state("1312345678", now=T0 + dt.timedelta(minutes=2)).locked
+
+
+def test_locked_database_raises_japanese_error_and_writes_nothing(journal):
+    other = sqlite3.connect(journal.path, isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(JournalError) as info:
+            journal.record_confirmation(confirmation())
+        assert "使用中" in info.value.title and "保存されていません" in info.value.msg
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert count(journal.path, "confirmations") == 0
+    journal.record_confirmation(confirmation())  # usable again once released
+    assert count(journal.path, "confirmations") == 1
+
+
+def test_read_only_journal_refuses_writes_with_japanese_error(tmp_path):
+    path = tmp_path / "j.sqlite3"
+    with Journal(path) as j:
+        j.record_confirmation(confirmation())
+    with Journal(path, read_only=True) as ro:
+        assert len(ro.history()) == 1
+        with pytest.raises(JournalError) as info:
+            ro.record_confirmation(confirmation())
+        assert "読み取り専用" in info.value.title
+    assert count(path, "confirmations") == 1
+
+
+def test_read_only_missing_journal(tmp_path):
+    with pytest.raises(JournalError) as info:
+        Journal(tmp_path / "none.sqlite3", read_only=True)
+    assert info.value.title == "受付記録がありません"
+
+
+def test_failure_inside_a_record_leaves_no_half_record(journal):
+    qid = journal.enqueue_outage(channel=Channel.MYNA, method=AuthMethod.PIN, facility_type=FacilityType.NORMAL)
+    before = count(journal.path, "confirmations")
+    # Make the queue update (the second statement of complete_outage) fail after the insert succeeded.
+    conn = sqlite3.connect(journal.path)
+    conn.execute(
+        "CREATE TRIGGER refuse BEFORE UPDATE ON outage_queue BEGIN SELECT RAISE(ABORT, 'disk trouble'); END"
+    )
+    conn.commit()
+    conn.close()
+    with pytest.raises(JournalError):
+        journal.complete_outage(qid, Validity.VALID)
+    assert count(journal.path, "confirmations") == before
+    assert [i.id for i in journal.pending_outages()] == [qid]
+
+
+def test_not_a_database(tmp_path):
+    path = tmp_path / "j.sqlite3"
+    path.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(JournalError) as info:
+        Journal(path)
+    assert info.value.title
+
+
+def test_newer_schema_is_refused(tmp_path):
+    path = tmp_path / "j.sqlite3"
+    Journal(path).close()
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.commit()
+    conn.close()
+    with pytest.raises(JournalError) as info:
+        Journal(path)
+    assert "新しすぎます" in info.value.title
+
+
+def test_history_latest_first_filtered_and_limited(journal):
+    for minute in range(5):
+        journal.record_confirmation(confirmation(at=T0 + dt.timedelta(minutes=minute)))
+    journal.record_visual_use("S-9", at=T0 + dt.timedelta(minutes=10))
+    journal.enqueue_outage(
+        channel=Channel.MYNA, method=AuthMethod.PIN, facility_type=FacilityType.NORMAL, at=T0 + dt.timedelta(minutes=20)
+    )
+    items = journal.history(3)
+    assert [i.kind for i in items] == [HistoryKind.OUTAGE, HistoryKind.CONFIRMATION, HistoryKind.VISUAL_USE]
+    assert "再照会待ち" in items[0].summary
+    confirmations = journal.history(10, kind=HistoryKind.CONFIRMATION)
+    assert len(confirmations) == 6 and all(i.kind is HistoryKind.CONFIRMATION for i in confirmations)
+    assert confirmations[0].at > confirmations[-1].at
+
+
+def test_no_secret_columns_in_schema(journal):
+    conn = sqlite3.connect(journal.path)
+    sql = " ".join(r[0] for r in conn.execute("SELECT sql FROM sqlite_master WHERE sql IS NOT NULL")).lower()
+    conn.close()
+    for word in ("pin", "password", "my_number", "mynumber"):
+        assert f" {word} " not in sql and f"{word}_" not in sql.replace("visual_password_failures", "")
