@@ -1,0 +1,66 @@
+"""The reception screen on a complete simulated desk, one fresh world per test.
+
+Each test gets its own sim directory (card counters, journal, central system, facility), sharing
+only the RSA keys through the same cache as tests/conftest.py. Apps draw pictures with half-blocks
+so that snapshots don't depend on the terminal.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sim.fixtures import REFERENCE_DATE
+
+SIZE = (110, 36)  # the terminal every test and screenshot uses
+
+
+@dataclass
+class Desk:
+    app: Any
+    session: Any
+    controls: Any
+
+
+@pytest.fixture
+def sim_base(tmp_path: Path) -> Path:
+    base = tmp_path / "sim"
+    base.mkdir()
+    cache = Path(os.environ.get("MADOGUCHI_TEST_KEY_CACHE", Path.home() / ".cache" / "madoguchi" / "test-keys"))
+    cache.mkdir(parents=True, exist_ok=True)
+    (base / "keys").symlink_to(cache, target_is_directory=True)
+    return base
+
+
+@pytest.fixture
+def make_desk(sim_base: Path) -> Callable[..., Desk]:
+    def make(card: str | None = "adult", **options: Any) -> Desk:
+        from desk.tui.app import make_app
+        from sim.session import make_sim_session
+
+        options.setdefault("today", REFERENCE_DATE)
+        session, controls = make_sim_session(card, base_dir=sim_base, **options)
+        return Desk(make_app(session, controls, picture_mode="halfcell"), session, controls)
+
+    return make
+
+
+async def settle(pilot: Any) -> None:
+    """Wait until every worker has finished and the messages they posted are handled."""
+    app = pilot.app
+    for _ in range(20):
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        if not any(w.is_running for w in app.workers):
+            return
+    raise AssertionError("workers keep running")
+
+
+async def press_and_settle(pilot: Any, *keys: str) -> None:
+    await pilot.press(*keys)
+    await settle(pilot)

@@ -1,0 +1,295 @@
+"""Pilot tests of every reception path, on the real session over the simulated world."""
+
+from __future__ import annotations
+
+import pytest
+from textual.widgets import Button, Checkbox, Input, SelectionList, Static
+
+from desk.flow import FACE_LOCK_AFTER, State
+from desk.models import AuthMethod, FailureName
+from desk.tui.screens.error import ErrorModal
+from desk.tui.screens.reception import ReceptionScreen
+from sim.session import SIM_VISUAL_PASSWORD
+from tests.tui.conftest import SIZE, press_and_settle, settle
+
+
+def text(app, selector: str) -> str:
+    return str(app.screen.query_one(selector, Static).content)
+
+
+def pane(app) -> str:
+    return app.screen.query_one("#main").current
+
+
+async def enter_pin(pilot, pin: str) -> None:
+    await pilot.press(*pin, "enter")
+    await settle(pilot)
+
+
+async def consent_all(pilot) -> None:
+    app = pilot.app
+    assert pane(app) == "pane-consent"
+    for box in app.screen.query(".consent-item").results(Checkbox):
+        box.value = True
+    await pilot.click("#consent-yes")
+    await settle(pilot)
+
+
+async def fill_visual(pilot, staff: str, password: str, *, confirmed: bool = True) -> None:
+    app = pilot.app
+    assert pane(app) == "pane-visual"
+    app.screen.query_one("#visual-staff", Input).value = staff
+    app.screen.query_one("#visual-confirmed", Checkbox).value = confirmed
+    app.screen.query_one("#visual-password", Input).value = password
+    await pilot.click("#visual-submit")
+    await settle(pilot)
+
+
+def assert_banner(app, code: int | None, label: str, kind: str) -> None:
+    assert pane(app) == "pane-result"
+    banner = app.screen.query_one("#result-label", Static)
+    assert label in str(banner.content)
+    assert banner.has_class(kind)
+    outcome = app.session.outcome
+    assert outcome.code == code
+    steps = app.screen.query_one("#steps", SelectionList)
+    assert steps.option_count == len(outcome.steps)
+
+
+async def test_starts_with_the_card_read_and_the_three_methods(make_desk):
+    desk = make_desk("adult")
+    async with desk.app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert isinstance(desk.app.screen, ReceptionScreen)
+        assert desk.session.reception.state is State.CHOOSING
+        assert pane(desk.app) == "pane-choose"
+        for method in ("face", "pin", "visual"):
+            assert not desk.app.screen.query_one(f"#method-{method}", Button).disabled
+        assert "残り3回" in text(desk.app, "#card-state")
+        assert "訓練モード" in text(desk.app, "#status-mode")
+
+
+async def test_pin_right_gives_valid_with_consent(make_desk):
+    desk = make_desk("adult")
+    async with desk.app.run_test(size=SIZE) as pilot:
+        await press_and_settle(pilot, "f3")
+        assert pane(desk.app) == "pane-pin"
+        assert "残り 3 回" in text(desk.app, "#pin-tries")
+        await enter_pin(pilot, "1234")
+        await consent_all(pilot)
+        assert_banner(desk.app, 1, "有効", "-valid")
+        details = text(desk.app, "#result-details")
+        assert "佐藤 花子" in details and "01130012" in details and "3割" in details
+        assert "薬剤情報" in details
+        assert desk.session.outcome.method is AuthMethod.PIN
+        # the PIN is not kept anywhere on screen
+        assert desk.app.screen.query_one("#pin-input", Input).value == ""
+
+
+async def test_pin_wrong_three_times_then_visual(make_desk):
+    desk = make_desk("adult")
+    async with desk.app.run_test(size=SIZE) as pilot:
+        await press_and_settle(pilot, "f3")
+        for left in (2, 1):
+            await enter_pin(pilot, "0000")
+            assert pane(desk.app) == "pane-pin"
+            assert f"残り {left} 回" in text(desk.app, "#pin-tries")
+            assert "暗証番号が違います" in text(desk.app, "#message")
+        await enter_pin(pilot, "0000")
+        # blocked: back to the choice, PIN disabled with its reason, face and 目視 still offered
+        assert desk.session.reception.state is State.CHOOSING
+        assert desk.app.screen.query_one("#method-pin", Button).disabled
+        assert "ロック" in text(desk.app, "#method-pin-reason")
+        assert not desk.app.screen.query_one("#method-visual", Button).disabled
+        await press_and_settle(pilot, "f4")
+        photo = desk.app.screen.query_one("#visual-photo .picture-image")
+        assert photo.display and photo.image is not None
+        assert desk.app.screen.query_one("#visual-frame .picture-image").image is not None
+        await fill_visual(pilot, "staff-07", SIM_VISUAL_PASSWORD)
+        await consent_all(pilot)
+        assert_banner(desk.app, 1, "有効", "-valid")
+        assert desk.session.outcome.method is AuthMethod.VISUAL
+
+
+async def test_visual_wrong_then_right_password(make_desk):
+    desk = make_desk("no-pin")
+    async with desk.app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert desk.app.screen.query_one("#method-pin", Button).disabled
+        assert "暗証番号なし" in text(desk.app, "#method-pin-reason")
+        await press_and_settle(pilot, "f4")
+        # the checkbox is required
+        await fill_visual(pilot, "staff-07", SIM_VISUAL_PASSWORD, confirmed=False)
+        assert desk.session.reception.state is State.VISUAL
+        assert "チェック" in text(desk.app, "#message")
+        await fill_visual(pilot, "staff-07", "1234")  # the card PIN is not the 目視 password
+        assert desk.session.reception.state is State.VISUAL
+        assert "パスワードが違います" in text(desk.app, "#message")
+        assert desk.app.screen.query_one("#visual-password", Input).value == ""
+        await fill_visual(pilot, "staff-07", SIM_VISUAL_PASSWORD)
+        assert pane(desk.app) == "pane-consent"
+        await pilot.click("#consent-no")
+        await settle(pilot)
+        assert_banner(desk.app, 1, "有効", "-valid")
+        assert "同意      なし" in text(desk.app, "#result-details")
+
+
+@pytest.mark.face
+async def test_face_right(make_desk):
+    desk = make_desk("adult", camera_scenario="holder")
+    async with desk.app.run_test(size=SIZE) as pilot:
+        await press_and_settle(pilot, "f2")
+        assert pane(desk.app) == "pane-consent"
+        assert desk.session.last_face.accepted
+        await consent_all(pilot)
+        assert_banner(desk.app, 1, "有効", "-valid")
+        assert desk.session.outcome.method is AuthMethod.FACE
+
+
+@pytest.mark.face
+async def test_face_failing_ten_times_locks_face(make_desk):
+    desk = make_desk("adult", camera_scenario="other")
+    fingerprint = desk.session.reception.certificate_fingerprint
+    # Nine failures already on record for this card: the tenth, made on screen, locks face auth.
+    for _ in range(FACE_LOCK_AFTER - 1):
+        desk.session.journal.record_face_attempt(fingerprint, accepted=False, at=desk.session.ports.clock())
+    desk.controls.place("adult")
+    async with desk.app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert f"{FACE_LOCK_AFTER - 1}回" in text(desk.app, "#card-state")
+        await press_and_settle(pilot, "f2")
+        assert desk.session.reception.face_failures == FACE_LOCK_AFTER
+        assert pane(desk.app) == "pane-face"
+        assert "距離" in text(desk.app, "#face-distance") and "—" not in text(desk.app, "#face-distance")
+        assert desk.app.screen.query_one("#method-face", Button).disabled
+        assert "ロック" in text(desk.app, "#method-face-reason")
+        assert "ロック" in text(desk.app, "#message")
+        assert not desk.app.screen.query_one("#face-retry").display
+        # F2 does nothing now; PIN still works
+        await press_and_settle(pilot, "f2")
+        assert desk.session.reception.state is State.CHOOSING
+        await press_and_settle(pilot, "f3")
+        await enter_pin(pilot, "1234")
+        assert pane(desk.app) == "pane-consent"
+
+
+@pytest.mark.parametrize(
+    ("card", "code", "label", "kind"),
+    [
+        ("adult", 1, "有効", "-valid"),
+        ("lost", 2, "無効", "-invalid"),
+        ("lost-new", 3, "無効（新しい資格あり）", "-invalid"),
+        ("unregistered", 4, "該当資格なし", "-notfound"),
+        ("multiple", 5, "複数該当", "-invalid"),
+    ],
+)
+async def test_each_outcome_code(make_desk, card, code, label, kind):
+    desk = make_desk(card)
+    async with desk.app.run_test(size=SIZE) as pilot:
+        await press_and_settle(pilot, "f3")
+        await enter_pin(pilot, "1234")
+        await pilot.click("#consent-no")
+        await settle(pilot)
+        assert_banner(desk.app, code, label, kind)
+        # next patient clears the screen
+        await press_and_settle(pilot, "f5")
+        assert desk.session.reception.state is State.IDLE
+        assert pane(desk.app) == "pane-idle"
+
+
+async def test_card_pulled_mid_flow_and_placed_again(make_desk):
+    desk = make_desk("adult")
+    async with desk.app.run_test(size=SIZE) as pilot:
+        await press_and_settle(pilot, "f3")
+        desk.app.action_pull_card()
+        await settle(pilot)
+        assert desk.session.reception.failure is FailureName.CARD_REMOVED
+        assert_banner(desk.app, None, "カードが取り外されました", "-failure")
+        desk.app.action_open_training()
+        await pilot.pause()
+        desk.app.screen.query_one("#training-card").value = "adult"
+        await pilot.click("#training-place")
+        await settle(pilot)
+        assert desk.session.reception.state is State.CHOOSING
+        assert pane(desk.app) == "pane-choose"
+
+
+async def test_central_down_then_requery_after_recovery(make_desk):
+    desk = make_desk("adult", central="down")
+    async with desk.app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert desk.app.screen.query_one("#status-central").has_class("-bad")
+        await press_and_settle(pilot, "f3")
+        await enter_pin(pilot, "1234")
+        if pane(desk.app) == "pane-consent":
+            await pilot.click("#consent-no")
+            await settle(pilot)
+        assert desk.session.reception.failure is FailureName.CENTRAL_DOWN
+        assert_banner(desk.app, None, FailureName.CENTRAL_DOWN.label, "-failure")
+        assert len(desk.session.journal.pending_outages()) == 1
+        # the central system comes back; the history screen re-runs the queued confirmation
+        desk.controls.set_central("ok")
+        await press_and_settle(pilot, "f7")
+        assert "再照会待ち: 1件" in text(desk.app, "#outage-title")
+        await press_and_settle(pilot, "f5")
+        assert desk.session.journal.pending_outages() == []
+        assert "再照会待ち: 0件" in text(desk.app, "#outage-title")
+        assert desk.app.screen.query_one("#history-table").row_count >= 2
+        await press_and_settle(pilot, "escape")
+        assert isinstance(desk.app.screen, ReceptionScreen)
+
+
+async def test_query_by_numbers(make_desk):
+    desk = make_desk(None)
+    async with desk.app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert pane(desk.app) == "pane-idle"
+        await press_and_settle(pilot, "f6")
+        screen = desk.app.screen
+        for name, value in {
+            "insurer_number": "01130012",
+            "insured_card_symbol": "4012",
+            "insured_identification_number": "1508",
+            "insured_branch_number": "00",
+            "birth_date": "19850412",
+        }.items():
+            screen.query_one(f"#numbers-{name}", Input).value = value
+        await press_and_settle(pilot, "f5")
+        assert "有効" in str(screen.query_one("#result-label", Static).content)
+        assert desk.app.last_numbers_outcome.method is AuthMethod.NONE
+        # a malformed date is caught on screen, before any query
+        screen.query_one("#numbers-birth_date", Input).value = "4/12"
+        await press_and_settle(pilot, "f5")
+        assert "生年月日" in str(screen.query_one("#numbers-error", Static).content)
+
+
+async def test_visual_use_is_in_history_with_staff_id(make_desk):
+    desk = make_desk("pin-blocked")
+    async with desk.app.run_test(size=SIZE) as pilot:
+        await press_and_settle(pilot, "f4")
+        await fill_visual(pilot, "staff-42", SIM_VISUAL_PASSWORD)
+        await pilot.click("#consent-no")
+        await settle(pilot)
+        await press_and_settle(pilot, "f7")
+        table = desk.app.screen.query_one("#history-table")
+        rows = [" ".join(str(c) for c in table.get_row_at(i)) for i in range(table.row_count)]
+        assert any("staff-42" in row for row in rows)
+
+
+async def test_an_error_shows_its_title_and_what_to_do(make_desk, monkeypatch):
+    from reader.errors import ReaderGone
+
+    desk = make_desk("adult")
+
+    def gone(pin: str) -> None:
+        raise ReaderGone("カードリーダーのUSBケーブルが抜けました。")
+
+    monkeypatch.setattr(desk.session, "enter_pin", gone)
+    async with desk.app.run_test(size=SIZE) as pilot:
+        await press_and_settle(pilot, "f3")
+        await enter_pin(pilot, "1234")
+        assert isinstance(desk.app.screen, ErrorModal)
+        assert text(desk.app, "#error-title") == ReaderGone.title
+        assert "次にすること" in text(desk.app, "#error-hint")
+        await press_and_settle(pilot, "enter")
+        assert isinstance(desk.app.screen, ReceptionScreen)
