@@ -2,6 +2,9 @@
 
     .venv/bin/python bench/face.py [--threshold 0.45] [--plot docs/face-det.png] [--no-lfw]
 
+Needs the `face` and `fixtures` extras (matplotlib draws the plot, scikit-image has the LFW faces).
+About 40 s on 2 cores.
+
 What it measures, all through reader.face.DlibFaceMatcher (the code the desk runs):
 
 - speed: detect, encode and compare time per camera frame (the benign holder frames of

@@ -94,7 +94,8 @@ class OpenCvCamera:
                 "他のアプリがカメラを使っていないか確認してください。"
             )
         if frame.ndim == 2:  # some USB cameras deliver greyscale
-            frame = _import_cv2().cvtColor(frame, _import_cv2().COLOR_GRAY2BGR)
+            cv2 = _import_cv2()
+            frame = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
         return frame
 
     def close(self) -> None:

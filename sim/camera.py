@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 __all__ = ["SimCamera", "SCENARIOS", "CAMERA_DIR"]
 
 CAMERA_DIR = FACES_DIR / "camera"
-_SCENE = "scene"  # frames that are the same whoever holds the card
+_SCENE = "scene"
+_clock, _sleep = time.monotonic, time.sleep  # module-level so a test can stand in for them  # frames that are the same whoever holds the card
 
 # scenario -> what the camera sees (Japanese, for the CLI and the TUI's picker)
 SCENARIOS: dict[str, str] = {
@@ -48,7 +49,7 @@ class SimCamera:
     """Plays the frames of one scenario in a loop; `read` never runs dry."""
 
     def __init__(
-        self, scenario: str, holder: str = "astronaut", *, fps: float | None = None, root: Path = CAMERA_DIR
+        self, scenario: str, holder: str, *, fps: float | None = None, root: Path = CAMERA_DIR
     ) -> None:
         """`fps` paces `read` like a real webcam (None: frames come at once, as tests want)."""
         if scenario not in SCENARIOS:
@@ -97,10 +98,10 @@ class SimCamera:
         if not self._frames:
             raise CameraUnavailable(f"カメラ（{self.name}）がまだ開かれていません。")
         if self._interval:
-            wait = self._last_read + self._interval - time.monotonic()
+            wait = self._last_read + self._interval - _clock()
             if wait > 0:
-                time.sleep(wait)
-            self._last_read = time.monotonic()
+                _sleep(wait)
+            self._last_read = _clock()
         frame = self._frames[self._next % len(self._frames)]
         self._next += 1
         return frame.copy()  # callers may draw on it

@@ -130,6 +130,18 @@ def test_frames_are_copies():
         assert camera.read().any()
 
 
+def test_fps_paces_reads_like_a_webcam(monkeypatch):
+    now, slept = [100.0], []
+    monkeypatch.setattr("sim.camera._clock", lambda: now[0])
+    monkeypatch.setattr("sim.camera._sleep", slept.append)
+    with SimCamera("holder", "astronaut", fps=10) as camera:
+        camera.read()
+        camera.read()
+        now[0] += 0.5  # the caller took longer than a frame: no wait
+        camera.read()
+    assert slept == [pytest.approx(0.1)]
+
+
 def test_read_before_open_and_after_close_is_an_error():
     camera = SimCamera("holder", "astronaut")
     with pytest.raises(CameraUnavailable):
