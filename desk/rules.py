@@ -12,11 +12,19 @@ The co-pay lives in desk.copay and the claim in desk.claim (re-exported below).
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 from collections.abc import Sequence
 from enum import Enum
 
+from desk.certificate_grace import (
+    GRACE_MONTHS,
+    RENEWAL_ALERT_MONTHS,
+    CertificateStatus,
+    add_months,
+    certificate_status,
+    grace_end,
+    renewal_alert_from,
+)
 from desk.claim import Claim, ClaimMode, ClaimNumbers, claim_for, unknown_claim
 from desk.copay import copay_percent, default_copay_percent
 from desk.models import FailureName, Model, QualificationRecord, Validity
@@ -49,9 +57,7 @@ __all__ = [
 
 # From 2024-12-02 an expired 利用者証明用電子証明書 still confirms eligibility until the end of the
 # 3rd month after the month of expiry (seed: 電子証明書の有効期限が切れても3カ月間は引き続き…).
-GRACE_MONTHS = 3
 # The reader shows a renewal alert when 3 months or less remain (seed: 有効期限満了日まで3か月以下の場合).
-RENEWAL_ALERT_MONTHS = 3
 
 # Old paper 健康保険証: no new issue from 2024-12-02, usable within its own validity for at most one
 # year: the seed's chart says 健康保険証 (~2025.12/1). 後期高齢者医療 cards expired on 2025-07-31.
@@ -73,41 +79,6 @@ class Situation(str, Enum):
     @property
     def label(self) -> str:
         return {"device_failure": "機器・カードの不具合", "health_insurance_card": "健康保険証の提示"}[self.value]
-
-
-class CertificateStatus(str, Enum):
-    VALID = "valid"
-    EXPIRING_SOON = "expiring_soon"  # within RENEWAL_ALERT_MONTHS of the last valid day
-    IN_GRACE = "in_grace"  # expired, still usable until grace_end
-    BEYOND_GRACE = "beyond_grace"
-
-
-def add_months(day: dt.date, months: int) -> dt.date:
-    """Same day `months` later (or earlier), clamped to the last day of a shorter month."""
-    index = day.year * 12 + (day.month - 1) + months
-    year, month = divmod(index, 12)
-    month += 1
-    return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
-
-
-def grace_end(not_after: dt.date) -> dt.date:
-    """Last day an expired certificate still confirms eligibility: end of the 3rd month after expiry's month."""
-    first = add_months(not_after.replace(day=1), GRACE_MONTHS)
-    return first.replace(day=calendar.monthrange(first.year, first.month)[1])
-
-
-def renewal_alert_from(not_after: dt.date) -> dt.date:
-    """First day of the renewal alert: 3 months before the last valid day."""
-    return add_months(not_after, -RENEWAL_ALERT_MONTHS)
-
-
-def certificate_status(not_after: dt.date, today: dt.date) -> CertificateStatus:
-    """`not_after` is the certificate's last valid day (JST), as AuthCertificate.expiry_date gives it."""
-    if today > not_after:
-        return CertificateStatus.IN_GRACE if today <= grace_end(not_after) else CertificateStatus.BEYOND_GRACE
-    if today >= renewal_alert_from(not_after):
-        return CertificateStatus.EXPIRING_SOON
-    return CertificateStatus.VALID
 
 
 def health_card_last_day(valid_to: dt.date | None, *, later_elderly: bool = False) -> dt.date:
@@ -158,7 +129,7 @@ def _certificate_steps(not_after: dt.date | None, today: dt.date) -> list[Step]:
     if not_after is None:
         return []
     status = certificate_status(not_after, today)
-    if status is CertificateStatus.IN_GRACE:
+    if status is CertificateStatus.GRACE:
         return [
             Step(
                 code="cert_grace_renewal",
@@ -168,7 +139,7 @@ def _certificate_steps(not_after: dt.date | None, today: dt.date) -> list[Step]:
                 ),
             )
         ]
-    if status is CertificateStatus.EXPIRING_SOON:
+    if status is CertificateStatus.EXPIRING:
         return [
             Step(
                 code="cert_renewal_alert",

@@ -131,3 +131,19 @@ class CameraUnavailable(ReaderError):
 
 class NoFaceFound(ReaderError):
     title = "顔が確認できません"
+
+
+# -- face authentication (reader/face.py); appended, the names above are unchanged ----------------
+__all__ += ["CardPhotoUnusable", "FaceEngineUnavailable"]
+
+
+class CardPhotoUnusable(ReaderError):
+    """The card's face photo cannot be decoded or shows no face, so 顔認証 is impossible for this card."""
+
+    title = "カードの顔写真が使えません"
+
+
+class FaceEngineUnavailable(ReaderError):
+    """face_recognition / dlib / their model files are not installed (or cannot be imported)."""
+
+    title = "顔認証の部品がありません"

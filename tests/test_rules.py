@@ -165,11 +165,11 @@ def test_grace_end_is_last_day_of_third_month_after_expiry(not_after, end):
 
 CERT_CASES = [
     ("well_before_expiry", D(2027, 1, 12), D(2026, 10, 11), CertificateStatus.VALID),
-    ("alert_starts_3_months_before", D(2027, 1, 12), D(2026, 10, 12), CertificateStatus.EXPIRING_SOON),
-    ("expiring_6_weeks", D(2027, 1, 12), D(2026, 12, 1), CertificateStatus.EXPIRING_SOON),
-    ("last_valid_day", D(2027, 1, 12), D(2027, 1, 12), CertificateStatus.EXPIRING_SOON),
-    ("day_after_expiry_in_grace", D(2027, 1, 12), D(2027, 1, 13), CertificateStatus.IN_GRACE),
-    ("last_day_of_grace_month", D(2026, 10, 1), D(2027, 1, 31), CertificateStatus.IN_GRACE),
+    ("alert_starts_3_months_before", D(2027, 1, 12), D(2026, 10, 12), CertificateStatus.EXPIRING),
+    ("expiring_6_weeks", D(2027, 1, 12), D(2026, 12, 1), CertificateStatus.EXPIRING),
+    ("last_valid_day", D(2027, 1, 12), D(2027, 1, 12), CertificateStatus.EXPIRING),
+    ("day_after_expiry_in_grace", D(2027, 1, 12), D(2027, 1, 13), CertificateStatus.GRACE),
+    ("last_day_of_grace_month", D(2026, 10, 1), D(2027, 1, 31), CertificateStatus.GRACE),
     ("day_after_grace", D(2026, 10, 1), D(2027, 2, 1), CertificateStatus.BEYOND_GRACE),
     ("expired_4m_ago", D(2026, 8, 1), D(2026, 12, 1), CertificateStatus.BEYOND_GRACE),
 ]

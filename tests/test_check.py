@@ -1,0 +1,128 @@
+"""`desk check` end to end on the simulated world: every fixture card with PIN and 目視."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from desk.cli import main
+
+PASSWORD = "mokushi-2026"  # sim.session.SIM_VISUAL_PASSWORD
+
+# card → (code or failure name, co-pay, claim mode, renewal alert)
+EXPECTED = {
+    "adult": (1, 30, "current", False),
+    "pin-one-try": (1, 30, "current", False),
+    "cert-expired-2m": (1, 30, "current", True),
+    "cert-expired-4m": ("cert_beyond_grace", None, "unknown", False),
+    "cert-expiring-6w": (1, 30, "current", True),
+    "non-jis-name": (1, 30, "current", False),
+    "child-5": (1, 20, "current", False),
+    "elder-72": (1, 20, "current", False),
+    "elder-80": (1, 10, "current", False),
+    "lost": (2, 30, "past", False),
+    "lost-new": (3, 30, "past", False),
+    "unregistered": (4, None, "unknown", False),
+    "multiple": (5, 30, "current", False),
+    "not-mynumber": ("not_my_number_card", None, "unknown", False),
+}
+
+
+def run_check(capsys, tmp_path, *args: str) -> dict:
+    code = main(["check", "--sim-dir", str(tmp_path), "--json", *args])
+    assert code == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def _assert(out: dict, expected) -> None:
+    code, copay, mode, renewal = expected
+    if isinstance(code, int):
+        assert out["outcome"]["code"] == code
+    else:
+        assert out["outcome"] == {"code": None, "name": code, "label": out["outcome"]["label"]}
+    assert out["copay_percent"] == copay
+    assert out["claim"]["mode"] == mode
+    assert out["renewal_alert"] is renewal
+    assert out["steps"] and all(s["code"] and s["text"] for s in out["steps"])
+    if mode == "unknown":
+        assert out["claim"]["insurer_number"] == "77777777"
+        assert set(out["claim"]["symbol"] + out["claim"]["number"]) <= {"7"}
+
+
+@pytest.mark.parametrize("card", sorted(EXPECTED))
+def test_pin(capsys, tmp_path, card):
+    out = run_check(capsys, tmp_path, "--card", card, "--method", "pin", "--pin", "1234")
+    _assert(out, EXPECTED[card])
+    assert out["method"] == (None if card == "not-mynumber" else "pin")  # refused before any method
+
+
+@pytest.mark.parametrize("card", sorted(EXPECTED) + ["pin-blocked", "no-pin"])
+def test_visual(capsys, tmp_path, card):
+    out = run_check(capsys, tmp_path, "--card", card, "--method", "visual", "--visual-password", PASSWORD, "--staff", "S001")
+    _assert(out, EXPECTED.get(card, (1, 30 if card == "pin-blocked" else 20, "current", False)))
+
+
+def test_valid_answer_carries_the_numbers(capsys, tmp_path):
+    out = run_check(capsys, tmp_path, "--card", "adult", "--method", "pin", "--pin", "1234")
+    assert (out["insurer_number"], out["symbol"], out["number"], out["branch"]) == ("01130012", "4012", "1508", "00")
+    assert out["claim"] | {} == out["claim"] and out["claim"]["insurer_number"] == "01130012"
+    assert "no_extra_certificates" in [s["code"] for s in out["steps"]]
+
+
+def test_lost_new_says_a_new_qualification_exists(capsys, tmp_path):
+    out = run_check(capsys, tmp_path, "--card", "lost-new", "--method", "pin", "--pin", "1234")
+    assert out["steps"][0]["code"] == "new_qualification_exists"
+    assert "10割" in " ".join(s["text"] for s in out["steps"])
+
+
+def test_pin_blocked_card(capsys, tmp_path):
+    out = run_check(capsys, tmp_path, "--card", "pin-blocked", "--method", "pin", "--pin", "1234")
+    assert out["outcome"]["name"] == "pin_blocked"
+
+
+def test_wrong_pin_is_auth_failed_with_tries_left(capsys, tmp_path):
+    out = run_check(capsys, tmp_path, "--card", "adult", "--method", "pin", "--pin", "9999")
+    assert out["outcome"]["name"] == "auth_failed"
+    assert "残り2回" in out["message"]
+
+
+def test_visual_wrong_password_then_lock(capsys, tmp_path):
+    for left in (4, 3, 2, 1):
+        out = run_check(capsys, tmp_path, "--card", "adult", "--method", "visual", "--visual-password", "wrong", "--staff", "S1")
+        assert out["outcome"]["name"] == "auth_failed" and f"あと{left}回" in out["message"]
+    out = run_check(capsys, tmp_path, "--card", "adult", "--method", "visual", "--visual-password", "wrong", "--staff", "S1")
+    assert out["outcome"]["name"] == "visual_locked"
+    out = run_check(capsys, tmp_path, "--card", "adult", "--method", "visual", "--visual-password", PASSWORD, "--staff", "S1")
+    assert out["outcome"]["name"] == "visual_locked"  # even the right password waits out the 5 minutes
+
+
+def test_central_down_gives_the_failure_steps(capsys, tmp_path):
+    out = run_check(capsys, tmp_path, "--card", "adult", "--method", "pin", "--pin", "1234", "--central", "down")
+    assert out["outcome"]["name"] == "central_down"
+    codes = [s["code"] for s in out["steps"]]
+    assert codes[0] == "central_down" and "moushitate" in codes and "claim_order" in codes
+
+
+def test_today_moves_the_grace_boundary(capsys, tmp_path):
+    # cert-expired-4m expired 2026-08-01: the grace runs to 2026-11-30
+    out = run_check(capsys, tmp_path, "--card", "cert-expired-4m", "--method", "pin", "--pin", "1234", "--today", "2026-11-30")
+    assert out["outcome"]["code"] == 1 and out["renewal_alert"] is True
+    out = run_check(capsys, tmp_path, "--card", "cert-expired-4m", "--method", "pin", "--pin", "1234", "--today", "2026-12-01")
+    assert out["outcome"]["name"] == "cert_beyond_grace"
+
+
+def test_usage_errors_exit_2(capsys, tmp_path):
+    assert main(["check", "--card", "adult", "--method", "pin", "--sim-dir", str(tmp_path)]) == 2
+    assert main(["check", "--card", "nosuch", "--method", "pin", "--pin", "1234", "--sim-dir", str(tmp_path)]) == 2
+    assert "nosuch" in capsys.readouterr().err
+
+
+def test_console_entry_point(tmp_path):
+    out = subprocess.run(
+        [sys.executable, "-m", "desk", "check", "--card", "elder-80", "--method", "pin", "--pin", "1234", "--sim-dir", str(tmp_path), "--json"],
+        capture_output=True, text=True, check=True,
+    )
+    assert json.loads(out.stdout)["copay_percent"] == 10
