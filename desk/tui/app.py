@@ -34,6 +34,7 @@ class DeskApp(App):
         *,
         picture_mode: str = "auto",
         watch_reader: bool = False,
+        cursor_blink: bool = True,
     ) -> None:
         """`session`: a desk.session.DeskSession. `controls`: sim.session.SimControls in training mode.
 
@@ -41,16 +42,18 @@ class DeskApp(App):
         "halfcell" (always half-blocks: deterministic, for tests and screenshots).
         `watch_reader`: follow card insertion/removal reported by the reader (real hardware);
         in training mode the scenario picker places and removes cards instead.
+        `cursor_blink`: False for tests and screenshots (steady renders).
         """
         super().__init__()
         self.session = session
         self.controls = controls
         self.picture_mode = picture_mode
         self.watch_reader = watch_reader
+        self.cursor_blink = cursor_blink
         self.last_view = DeskView()
         self.last_numbers_outcome: Any = None
         self._central_mode = "ok"
-        self._camera_scenario: str | None = getattr(getattr(controls, "camera", None), "scenario", None)
+        self._camera_scenario: str | None = getattr(controls, "camera_scenario", None)
 
     @property
     def training(self) -> bool:
@@ -111,7 +114,7 @@ class DeskApp(App):
         self.push_screen(
             TrainingScreen(
                 _card_choices(),
-                _camera_choices() if getattr(self.controls, "camera", None) is not None else [],
+                _camera_choices() if self._camera_scenario is not None else [],
                 card=_current_card(self.controls),
                 camera=self._camera_scenario,
                 central=self._central_mode,

@@ -45,7 +45,7 @@ def make_desk(sim_base: Path) -> Callable[..., Desk]:
 
         options.setdefault("today", REFERENCE_DATE)
         session, controls = make_sim_session(card, base_dir=sim_base, **options)
-        return Desk(make_app(session, controls, picture_mode="halfcell"), session, controls)
+        return Desk(make_app(session, controls, picture_mode="halfcell", cursor_blink=False), session, controls)
 
     return make
 

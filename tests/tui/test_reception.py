@@ -152,7 +152,7 @@ async def test_face_failing_ten_times_locks_face(make_desk):
     fingerprint = desk.session.reception.certificate_fingerprint
     # Nine failures already on record for this card: the tenth, made on screen, locks face auth.
     for _ in range(FACE_LOCK_AFTER - 1):
-        desk.session.journal.record_face_attempt(fingerprint, accepted=False, at=desk.session.ports.clock())
+        desk.session.journal.record_face_failure(fingerprint)
     desk.controls.place("adult")
     async with desk.app.run_test(size=SIZE) as pilot:
         await settle(pilot)
@@ -208,6 +208,7 @@ async def test_card_pulled_mid_flow_and_placed_again(make_desk):
         desk.app.action_open_training()
         await pilot.pause()
         desk.app.screen.query_one("#training-card").value = "adult"
+        await pilot.pause()
         await pilot.click("#training-place")
         await settle(pilot)
         assert desk.session.reception.state is State.CHOOSING

@@ -16,6 +16,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Select, Static
 
 from desk.tui.errors import describe_error
+from desk.tui.screens.common import apply_cursor_setting
 from desk.tui.messages import WorkFailed
 from desk.tui.screens.error import ErrorModal
 
@@ -83,6 +84,7 @@ class MoushitateScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
+        apply_cursor_setting(self)
         app: Any = self.app
         today = app.session.ports.clock().date()
         outcome = app.last_view.outcome or app.last_numbers_outcome
@@ -108,8 +110,8 @@ class MoushitateScreen(Screen):
         updates: dict[str, Any] = {name: self.query_one(f"#form-{name}", Input).value for name in _TEXT_FIELDS}
         kind = self.query_one("#form-insurance_kind", Select).value
         copay = self.query_one("#form-copay_percent", Select).value
-        updates["insurance_kind"] = None if kind is Select.BLANK else InsuranceKind(kind)
-        updates["copay_percent"] = None if copay is Select.BLANK else copay
+        updates["insurance_kind"] = None if kind is Select.NULL else InsuranceKind(kind)
+        updates["copay_percent"] = None if copay is Select.NULL else copay
         return self._form.model_copy(update=updates)
 
     def _preview(self) -> None:

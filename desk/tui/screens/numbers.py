@@ -16,6 +16,7 @@ from textual.widgets import Button, Footer, Input, Static
 
 from desk.models import NumbersQuery
 from desk.tui.errors import describe_error
+from desk.tui.screens.common import apply_cursor_setting
 from desk.tui.messages import WorkFailed
 from desk.tui.screens.error import ErrorModal
 from desk.tui.widgets.checklist import StepChecklist
@@ -70,6 +71,7 @@ class NumbersScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
+        apply_cursor_setting(self)
         self.query_one("#numbers-result").display = False
         self.query_one("#numbers-insurer_number", Input).focus()
 

@@ -14,11 +14,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import ContentSwitcher, Footer, ProgressBar, Static
 
 from desk.flow import State
 from desk.models import AuthMethod
 from desk.tui.errors import describe_error
+from desk.tui.screens.common import apply_cursor_setting
 from desk.tui.messages import CardPresence, SessionChanged, WorkFailed
 from desk.tui.screens.error import ErrorModal
 from desk.tui.view import DeskView, take_view
@@ -32,6 +34,8 @@ from desk.tui.widgets.status_bar import StatusBar
 from desk.tui.widgets.visual_panel import VisualPanel
 
 __all__ = ["ReceptionScreen"]
+
+_BUSY_BAR_AFTER = 0.25  # seconds
 
 _CHOOSABLE = frozenset({State.CHOOSING, State.PIN, State.VISUAL})
 _FINISHED = frozenset({State.RESULT, State.FAILED})
@@ -48,9 +52,9 @@ class ReceptionScreen(Screen):
     BINDINGS = [
         Binding("f2", "choose('face')", "顔認証"),
         Binding("f3", "choose('pin')", "暗証番号"),
-        Binding("f4", "choose('visual')", "目視確認"),
+        Binding("f4", "choose('visual')", "目視"),
         Binding("f5", "next_patient", "次の患者"),
-        Binding("f6", "app.open_numbers", "番号で照会"),
+        Binding("f6", "app.open_numbers", "番号照会"),
         Binding("f7", "app.open_history", "履歴"),
         Binding("f8", "app.open_stats", "統計"),
         Binding("f9", "app.open_moushitate", "申立書"),
@@ -61,6 +65,7 @@ class ReceptionScreen(Screen):
         super().__init__()
         self.view = DeskView()
         self.busy = False
+        self._busy_timer: Timer | None = None
 
     # -- layout ---------------------------------------------------------------------------
 
@@ -86,9 +91,10 @@ class ReceptionScreen(Screen):
         with Horizontal(id="busy-bar"):
             yield Static("", id="busy-label")
             yield ProgressBar(total=None, show_eta=False, show_percentage=False, id="busy-progress")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
+        apply_cursor_setting(self)
         self.query_one("#busy-bar").display = False
         self.run_call("状態を確認しています…", lambda: None)
 
@@ -117,12 +123,21 @@ class ReceptionScreen(Screen):
 
     def _set_busy(self, label: str) -> None:
         self.busy = bool(label)
-        bar = self.query_one("#busy-bar")
-        bar.display = self.busy
         self.query_one("#busy-label", Static).update(label)
+        if self._busy_timer is not None:
+            self._busy_timer.stop()
+            self._busy_timer = None
         if self.busy:
             self.query_one("#methods", MethodPicker).show(self.view.methods, active=False)
+            # Shown only when a call takes noticeable time: quick card reads don't flash a bar.
+            self._busy_timer = self.set_timer(_BUSY_BAR_AFTER, self._show_busy_bar)
+        else:
+            self.query_one("#busy-bar").display = False
         self.refresh_bindings()
+
+    def _show_busy_bar(self) -> None:
+        self._busy_timer = None
+        self.query_one("#busy-bar").display = self.busy
 
     # -- messages from workers and hardware -----------------------------------------------
 

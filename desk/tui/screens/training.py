@@ -48,7 +48,7 @@ class TrainingScreen(ModalScreen[TrainingChoice | None]):
             yield Static("カード", classes="field-label")
             yield Select(
                 [(f"{name} — {text}", name) for name, text in self._cards],
-                value=self._card if self._card in dict(self._cards) else Select.BLANK,
+                value=self._card if self._card in dict(self._cards) else Select.NULL,
                 prompt="カードを選んでください",
                 id="training-card",
             )
@@ -56,7 +56,7 @@ class TrainingScreen(ModalScreen[TrainingChoice | None]):
             yield Static("カメラに写っているもの", classes="field-label")
             yield Select(
                 [(text, name) for name, text in self._cameras],
-                value=self._camera if self._camera in dict(self._cameras) else Select.BLANK,
+                value=self._camera if self._camera in dict(self._cameras) else Select.NULL,
                 prompt="カメラなし" if not self._cameras else "シナリオを選んでください",
                 id="training-camera",
                 disabled=not self._cameras,
@@ -82,14 +82,14 @@ class TrainingScreen(ModalScreen[TrainingChoice | None]):
             return
         card = self.query_one("#training-card", Select).value
         camera = self.query_one("#training-camera", Select).value
-        if action == "place" and card is Select.BLANK:
+        if action == "place" and card is Select.NULL:
             self.notify("置くカードを選んでください", severity="warning")
             return
         self.dismiss(
             TrainingChoice(
                 action=action,
-                card=None if card is Select.BLANK else str(card),
-                camera=None if camera is Select.BLANK else str(camera),
+                card=None if card is Select.NULL else str(card),
+                camera=None if camera is Select.NULL else str(camera),
                 central=str(self.query_one("#training-central", Select).value),
                 reset_card=self.query_one("#training-reset", Checkbox).value,
             )

@@ -19,11 +19,11 @@ class StatusBar(Horizontal):
         yield Static(id="status-mode", classes="status-item")
 
     def show(self, status: StatusView, *, training: bool) -> None:
-        self._item("#status-reader", f"リーダー: {status.reader}", status.reader_ok)
-        self._item("#status-camera", f"カメラ: {status.camera}", status.camera_ok)
-        self._item("#status-central", f"資格確認システム: {status.central}", status.central_ok)
+        self._item("#status-reader", f"リーダー {status.reader}", status.reader_ok)
+        self._item("#status-camera", f"カメラ {status.camera}", status.camera_ok)
+        self._item("#status-central", f"資格確認 {status.central}", status.central_ok)
         mode = self.query_one("#status-mode", Static)
-        mode.update("訓練モード（シミュレータ）" if training else "")
+        mode.update("訓練モード" if training else "")
         mode.display = training
 
     def _item(self, selector: str, text: str, ok: bool) -> None:

@@ -1,0 +1,112 @@
+"""Snapshots of the main states (pytest-textual-snapshot). Fixed day (the fixtures' reference date),
+fixed terminal size, half-block pictures: the same SVG on every machine.
+
+Update after a deliberate change with `pytest tests/tui --snapshot-update`, look at the SVGs, then
+copy them to docs/ with `python -m tests.tui.docs_screenshots`.
+"""
+
+from __future__ import annotations
+
+import pytest
+from textual.widgets import Checkbox, Input
+
+from sim.session import SIM_VISUAL_PASSWORD
+from tests.tui.conftest import SIZE, settle
+
+
+def shoot(snap_compare, desk, *steps):
+    async def run_before(pilot) -> None:
+        await settle(pilot)
+        for step in steps:
+            if callable(step):
+                await step(pilot)
+            else:
+                await pilot.press(step)
+            await settle(pilot)
+
+    assert snap_compare(desk.app, terminal_size=SIZE, run_before=run_before)
+
+
+async def _pin_1234(pilot) -> None:
+    await pilot.press(*"1234", "enter")
+
+
+async def _consent_two(pilot) -> None:
+    screen = pilot.app.screen
+    screen.query_one("#consent-YZK", Checkbox).value = True
+    screen.query_one("#consent-SRJ", Checkbox).value = True
+    await pilot.click("#consent-yes")
+
+
+async def _consent_none(pilot) -> None:
+    await pilot.click("#consent-no")
+
+
+async def _visual_form(pilot) -> None:
+    screen = pilot.app.screen
+    screen.query_one("#visual-staff", Input).value = "staff-07"
+    screen.query_one("#visual-confirmed", Checkbox).value = True
+    screen.query_one("#visual-password", Input).value = SIM_VISUAL_PASSWORD
+    screen.query_one("#visual-staff", Input).focus()
+
+
+async def _numbers(pilot) -> None:
+    screen = pilot.app.screen
+    for name, value in {
+        "insurer_number": "01130012",
+        "insured_card_symbol": "4012",
+        "insured_identification_number": "1508",
+        "insured_branch_number": "00",
+        "birth_date": "1985-04-12",
+    }.items():
+        screen.query_one(f"#numbers-{name}", Input).value = value
+    await pilot.press("f5")
+
+
+def test_choosing(snap_compare, make_desk):
+    shoot(snap_compare, make_desk("adult"))
+
+
+def test_pin_pad_after_a_wrong_pin(snap_compare, make_desk):
+    shoot(snap_compare, make_desk("adult"), "f3", lambda p: p.press(*"0000", "enter"))
+
+
+def test_visual_single_screen(snap_compare, make_desk):
+    shoot(snap_compare, make_desk("pin-blocked"), "f4", _visual_form)
+
+
+@pytest.mark.face
+def test_face_rejected(snap_compare, make_desk):
+    shoot(snap_compare, make_desk("adult", camera_scenario="other"), "f2")
+
+
+def test_consent(snap_compare, make_desk):
+    shoot(snap_compare, make_desk("adult"), "f3", _pin_1234)
+
+
+def test_result_valid(snap_compare, make_desk):
+    shoot(snap_compare, make_desk("adult"), "f3", _pin_1234, _consent_two)
+
+
+def test_result_renewal_alert(snap_compare, make_desk):
+    shoot(snap_compare, make_desk("cert-expiring-6w"), "f3", _pin_1234, _consent_none)
+
+
+def test_result_invalid(snap_compare, make_desk):
+    shoot(snap_compare, make_desk("lost"), "f3", _pin_1234, _consent_none)
+
+
+def test_result_not_found(snap_compare, make_desk):
+    shoot(snap_compare, make_desk("unregistered"), "f3", _pin_1234, _consent_none)
+
+
+def test_failure_central_down(snap_compare, make_desk):
+    shoot(snap_compare, make_desk("adult", central="down"), "f3", _pin_1234, _consent_none)
+
+
+def test_numbers_query(snap_compare, make_desk):
+    shoot(snap_compare, make_desk(None), "f6", _numbers)
+
+
+def test_training_picker(snap_compare, make_desk):
+    shoot(snap_compare, make_desk("adult"), "f10")
