@@ -125,6 +125,7 @@ class DeskSession:
         if camera is None:
             return None
         try:
+            camera.open()
             self.last_frame = camera.read()
         except CameraUnavailable:
             return None
@@ -332,6 +333,7 @@ class DeskSession:
                 self._template = matcher.enroll(photo)
             from reader.face import verify_face
 
+            camera.open()
             result = verify_face(camera, matcher, self._template)
         except (CardRemoved, NoCard):
             raise
@@ -339,7 +341,7 @@ class DeskSession:
             # the camera or the card photo failed, not the patient's face: the count stays
             return [flow.FaceAttempted(False, failures, f"{exc.title}: {exc}")]
         self.last_face = result
-        self.last_frame = getattr(camera, "last_frame", None)
+        self.capture_frame()
         record = self.journal.record_face_success if result.accepted else self.journal.record_face_failure
         failures = record(fingerprint).consecutive_failures
         if not result.accepted:

@@ -28,17 +28,19 @@ class SimControls:
     world: SimWorld
     transport: SimTransport
     central: object
-    camera: object | None
+    camera_scenario: str | None  # None: the desk has no camera
     session: DeskSession
+
+    @property
+    def camera(self):
+        return self.session.ports.camera
 
     def place(self, card: str) -> None:
         """Put a fixture card on the reader (the previous one is taken away first)."""
         if self.transport.card is not None:
             self.remove()
         self.transport.insert(self.world.card(card))
-        holder = self.transport.card.fixture.holder.photo  # type: ignore[union-attr]
-        if self.camera is not None:
-            self.camera.set_holder(holder)
+        self._point_camera()
         self.session.on_card_inserted()
 
     def remove(self) -> None:
@@ -46,8 +48,22 @@ class SimControls:
         self.session.on_card_removed()
 
     def set_camera(self, scenario: str) -> None:
+        """What stands in front of the camera: the holder (in some light), someone else, nobody…"""
+        if self.camera_scenario is not None:
+            self.camera_scenario = scenario
+            self._point_camera()
+
+    def _point_camera(self) -> None:
+        # The simulated camera films the holder of whichever card is on the reader.
+        if self.camera_scenario is None:
+            return
+        from sim.camera import SimCamera
+
+        card = self.transport.card
+        holder = card.fixture.holder.photo if card is not None else "astronaut"
         if self.camera is not None:
-            self.camera.set_scenario(scenario)
+            self.camera.close()
+        self.session.ports.camera = SimCamera(self.camera_scenario, holder)
 
     def set_central(self, mode: str) -> None:
         self.central.set_mode(mode)
@@ -103,13 +119,10 @@ def make_sim_session(
         save_config(facility, facility_path)
     journal = Journal(facility.journal_path)
     transport = SimTransport(name="sim")
-    camera = None
     matcher = None
     if with_camera:
         from reader.face import DlibFaceMatcher
-        from sim.camera import SimCamera
 
-        camera = SimCamera(camera_scenario, "astronaut")
         matcher = DlibFaceMatcher()
 
     def check_b() -> str | None:
@@ -119,10 +132,11 @@ def make_sim_session(
     exporter = ResultExporter(facility.res_dir)
     ports = DeskPorts(
         transport=transport, central=central_system, attestor=attestor, journal=journal, facility=facility,
-        camera=camera, matcher=matcher, check_b=check_b, clock=_clock(today), exporter=exporter.write,
+        camera=None, matcher=matcher, check_b=check_b, clock=_clock(today), exporter=exporter.write,
     )
     session = DeskSession(ports)
-    controls = SimControls(world, transport, central_system, camera, session)
+    controls = SimControls(world, transport, central_system, camera_scenario if with_camera else None, session)
+    controls._point_camera()
     if card is not None:
         load_card_fixture(card)  # a clear error for an unknown card before anything starts
         controls.place(card)

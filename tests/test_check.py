@@ -126,3 +126,35 @@ def test_console_entry_point(tmp_path):
         capture_output=True, text=True, check=True,
     )
     assert json.loads(out.stdout)["copay_percent"] == 10
+
+
+@pytest.mark.face
+@pytest.mark.parametrize("card", ["adult", "elder-80"])
+def test_face_confirms_the_holder(capsys, tmp_path, card):
+    out = run_check(capsys, tmp_path, "--card", card, "--method", "face", "--camera", "holder")
+    assert out["outcome"]["code"] == 1 and out["method"] == "face"
+    assert out["face"]["accepted"] is True and out["face"]["distance"] < 0.45
+
+
+@pytest.mark.face
+def test_face_refuses_another_person(capsys, tmp_path):
+    out = run_check(capsys, tmp_path, "--card", "adult", "--method", "face", "--camera", "other")
+    assert out["outcome"]["name"] == "auth_failed"
+    assert out["face"]["accepted"] is False and out["face"]["distance"] > 0.45
+
+
+@pytest.mark.face
+def test_ten_face_failures_lock_across_restarts_and_visual_does_not_reset(capsys, tmp_path):
+    for attempt in range(1, 10):
+        out = run_check(capsys, tmp_path, "--card", "adult", "--method", "face", "--camera", "other")
+        assert out["outcome"]["name"] == "auth_failed", attempt
+    # 目視 in between does not reset the count (MHLW: 目視確認は失敗回数をリセットしない)
+    out = run_check(capsys, tmp_path, "--card", "adult", "--method", "visual", "--visual-password", PASSWORD, "--staff", "S1")
+    assert out["outcome"]["code"] == 1
+    out = run_check(capsys, tmp_path, "--card", "adult", "--method", "face", "--camera", "other")
+    assert out["outcome"]["name"] == "face_locked"
+    # locked now: even the holder's face is not tried, PIN still works
+    out = run_check(capsys, tmp_path, "--card", "adult", "--method", "face", "--camera", "holder")
+    assert out["outcome"]["name"] == "face_locked"
+    out = run_check(capsys, tmp_path, "--card", "adult", "--method", "pin", "--pin", "1234")
+    assert out["outcome"]["code"] == 1
