@@ -26,6 +26,7 @@ SCREENSHOTS = {
     "test_failure_central_down": "tui-failure-central-down",
     "test_numbers_query": "tui-numbers",
     "test_training_picker": "tui-training",
+    "test_statistics": "tui-statistics",
 }
 
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from textual.widgets import Button, Checkbox, Input, SelectionList, Static
+from textual.widgets import Button, Checkbox, Input, Static
 
 from desk.flow import FACE_LOCK_AFTER, State
 from desk.models import AuthMethod, FailureName
 from desk.tui.screens.error import ErrorModal
 from desk.tui.screens.reception import ReceptionScreen
+from desk.tui.widgets.checklist import StepChecklist
 from sim.session import SIM_VISUAL_PASSWORD
 from tests.tui.conftest import SIZE, press_and_settle, settle
 
@@ -52,8 +53,7 @@ def assert_banner(app, code: int | None, label: str, kind: str) -> None:
     assert banner.has_class(kind)
     outcome = app.session.outcome
     assert outcome.code == code
-    steps = app.screen.query_one("#steps", SelectionList)
-    assert steps.option_count == len(outcome.steps)
+    assert app.screen.query_one(StepChecklist).count == len(outcome.steps)
 
 
 async def test_starts_with_the_card_read_and_the_three_methods(make_desk):

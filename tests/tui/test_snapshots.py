@@ -110,3 +110,7 @@ def test_numbers_query(snap_compare, make_desk):
 
 def test_training_picker(snap_compare, make_desk):
     shoot(snap_compare, make_desk("adult"), "f10")
+
+
+def test_statistics(snap_compare, make_desk):
+    shoot(snap_compare, make_desk("adult"), "f3", _pin_1234, _consent_none, "f8")

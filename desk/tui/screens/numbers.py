@@ -9,7 +9,7 @@ from pydantic import ValidationError
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Static
@@ -58,11 +58,10 @@ class NumbersScreen(Screen):
     def compose(self) -> ComposeResult:
         yield Static("番号で照会（資格確認書・健康保険証：照会区分2）", classes="screen-title")
         with Horizontal(id="numbers-body"):
-            with Vertical(id="numbers-form"):
-                with Grid(id="numbers-grid"):
-                    for name, label in _FIELDS.items():
-                        yield Static(label, classes="field-label")
-                        yield Input(id=f"numbers-{name}", restrict=None if name == "insured_card_symbol" else r"[0-9/\- ]*")
+            with VerticalScroll(id="numbers-form"):
+                for name, label in _FIELDS.items():
+                    yield Static(label, classes="field-label")
+                    yield Input(id=f"numbers-{name}", restrict=None if name == "insured_card_symbol" else r"[0-9/\- ]*")
                 yield Button("照会（F5）", id="numbers-submit", variant="primary")
                 yield Static("", id="numbers-error")
             with VerticalScroll(id="numbers-result"):

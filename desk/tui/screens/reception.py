@@ -217,10 +217,12 @@ class ReceptionScreen(Screen):
         self.query_one(StatusBar).show(view.status, training=self.app.training)  # type: ignore[attr-defined]
         self.query_one("#card-state", Static).update(self._card_text(view))
         self.query_one(MethodPicker).show(view.methods, active=view.state in _CHOOSABLE)
+        pane = self._pane(view)
         message = self.query_one("#message", Static)
         message.update(view.message)
-        message.display = bool(view.message)
-        pane = self._pane(view)
+        # the result banner already says it
+        shown_in_banner = pane == "pane-result" and view.outcome is not None and view.outcome.message == view.message
+        message.display = bool(view.message) and not shown_in_banner
         self.query_one("#main", ContentSwitcher).current = pane
         if pane == "pane-pin":
             self.query_one(PinPad).show(view.pin_tries_left)

@@ -92,7 +92,7 @@ def _bar_row(table: Table, label: str, rate: float | None, detail: str, color: s
 
 
 def _chart(months: list[Any]) -> Table:
-    table = Table(box=None, show_header=True, header_style="bold", pad_edge=False)
+    table = Table(box=None, show_header=True, header_style="bold", pad_edge=False, padding=(0, 1))
     table.add_column("月")
     table.add_column("利用率（0〜100%）", width=_BAR_WIDTH)
     table.add_column("率", justify="right")

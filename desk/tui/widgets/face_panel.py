@@ -23,11 +23,11 @@ class FacePanel(Vertical):
         with Horizontal(classes="pictures"):
             yield Picture("カードの顔写真", id="face-photo")
             yield Picture("カメラの映像", id="face-frame")
-            with Vertical(id="face-figures"):
-                yield Static("", id="face-distance")
-                yield Static("", id="face-failures")
-                yield Static("", id="face-verdict")
-                yield Button("F2 もう一度", id="face-retry")
+        with Vertical(id="face-figures"):
+            yield Static("", id="face-distance")
+            yield Static("", id="face-failures")
+            yield Static("", id="face-verdict")
+            yield Button("F2 もう一度", id="face-retry")
 
     def show(self, view: DeskView, *, can_retry: bool) -> None:
         self.query_one("#face-photo", Picture).show(view.photo)
@@ -35,7 +35,7 @@ class FacePanel(Vertical):
         if view.face_distance is None:
             distance = "距離: —"
         elif view.face_threshold is not None:
-            distance = f"距離: {view.face_distance:.2f}（しきい値 {view.face_threshold:.2f}）"
+            distance = f"距離: {view.face_distance:.2f}（しきい値 {view.face_threshold:.2f} 以下で本人）"
         else:
             distance = f"距離: {view.face_distance:.2f}"
         self.query_one("#face-distance", Static).update(distance)

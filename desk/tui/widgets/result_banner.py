@@ -53,7 +53,7 @@ def _details(o: Any) -> str:
     if o.copay_percent is not None:
         lines.append(f"自己負担  {o.copay_percent // 10}割（{o.copay_percent}%）")
     if o.method is not None:
-        lines.append(f"本人確認  {o.method.label}")
+        lines.append(f"本人確認  {o.method.label}" + ("（番号で照会）" if o.method.value == "none" else ""))
     if o.consent is not None:
         items = "・".join(i.label for i in sorted(o.consent.items, key=lambda i: i.value)) or "なし"
         lines.append(f"同意      {items}（24時間有効）")
