@@ -23,14 +23,31 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--camera", default=None, help="run tests/hardware against this camera index or path")
 
 
-@pytest.fixture(scope="session")
-def sim_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    # Keys are costly to make (RSA-2048): share them across sessions through a cache dir, but keep
-    # every session's card counters apart.
-    directory = tmp_path_factory.mktemp("sim")
+def key_cache() -> Path:
     cache = Path(os.environ.get("MADOGUCHI_TEST_KEY_CACHE", Path.home() / ".cache" / "madoguchi" / "test-keys"))
     cache.mkdir(parents=True, exist_ok=True)
-    (directory / "keys").symlink_to(cache, target_is_directory=True)
+    return cache
+
+
+def new_sim_dir(directory: Path) -> Path:
+    """A fresh simulated world in `directory` that reuses the cached simulated keys.
+
+    Keys are costly to make (RSA-2048): they are shared through a cache dir, while each world keeps
+    its own card counters, journal and facility.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "keys").symlink_to(key_cache(), target_is_directory=True)
+    return directory
+
+
+@pytest.fixture
+def sim_base(tmp_path: Path) -> Path:
+    return new_sim_dir(tmp_path / "sim")
+
+
+@pytest.fixture(scope="session")
+def sim_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    directory = new_sim_dir(tmp_path_factory.mktemp("sim"))
     old = os.environ.get("MADOGUCHI_SIM_DIR")
     os.environ["MADOGUCHI_SIM_DIR"] = str(directory)
     yield directory
