@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import Enum
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -46,7 +47,7 @@ except ImportError as _exc:  # the simulated reader works without it; PC/SC need
 __all__ = ["PcscTransport", "PcscUnavailable", "ReaderStatus", "SlotState", "choose_reader", "list_readers", "pyscard_available"]
 
 _POLL_MS = 500  # how long one status wait blocks; bounds how fast close() stops the watcher
-_SETTLE_S = 1.0  # after a failed transmit, how long pcscd gets to report the slot (it polls every 0.4 s)
+_SETTLE_S = 2.0  # after a failed transmit, how long pcscd gets to report the slot (it polls every 0.4 s)
 
 _HINT_START_PCSCD = (
     "管理者の方へ: root で `pcscd` を起動してください（systemd のある端末では `sudo systemctl start pcscd`）。"
@@ -227,7 +228,7 @@ class PcscTransport:
         self,
         reader_name: str | None = None,
         *,
-        connection: object | None = None,
+        connection: Any | None = None,
         slot_state: Callable[[float], SlotState] | None = None,
     ) -> None:
         if connection is None:
@@ -235,7 +236,7 @@ class PcscTransport:
         self.query = reader_name
         self.reader: str | None = reader_name if connection is not None else None
         self._injected = connection
-        self._connection: object | None = None
+        self._connection: Any | None = None
         self._slot_state = slot_state or self._slot_state_from_pcscd
         self._on_inserted: list[PresenceCallback] = []
         self._on_removed: list[PresenceCallback] = []
@@ -266,14 +267,16 @@ class PcscTransport:
         connection = self._injected if self._injected is not None else self._new_connection(name)
         try:
             connection.connect(CardConnection.T0_protocol | CardConnection.T1_protocol)
-        except NoCardException as exc:
-            raise NoCard(f"カードリーダー「{name}」にカードが置かれていません。カードを置いてください。") from exc
         except SmartcardException as exc:
+            if connection is not self._injected:
+                connection.release()  # its PC/SC context, now rather than at garbage collection
+            if isinstance(exc, NoCardException):
+                raise NoCard(f"カードリーダー「{name}」にカードが置かれていません。カードを置いてください。") from exc
             raise self._connect_error(exc, name) from exc
         self._connection = connection
 
     @staticmethod
-    def _new_connection(name: str) -> object:
+    def _new_connection(name: str) -> Any:
         try:
             return _Connection(name)
         except SmartcardException as exc:  # it opens its own PC/SC context
@@ -421,7 +424,7 @@ class PcscTransport:
             )
             self._watcher.start()
             # Changes count from here: return once the watcher knows the slot's state.
-            first_reading.wait(_SETTLE_S)
+            first_reading.wait(_POLL_MS / 1000 * 2)
 
     def _watch_loop(self, first_reading: threading.Event) -> None:
         present: bool | None = None  # None: not known yet, so the first reading fires nothing

@@ -137,6 +137,32 @@ class PcscdProcess:
             return ""
 
 
+def _listening(port: int) -> bool:
+    """Is a TCP socket listening on `port`? (Read from /proc: a test connect would be a card.)"""
+    suffix = f":{port:04X}"
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if len(fields) > 3 and fields[1].endswith(suffix) and fields[3] == "0A":  # 0A: LISTEN
+                return True
+    return False
+
+
+def _wait_for_listener(port: int, timeout: float = 5.0) -> None:
+    # pcscd answers on its socket a moment before vpcd has opened its port.
+    deadline = time.monotonic() + timeout
+    while not _listening(port):
+        if time.monotonic() >= deadline:
+            raise PcscdUnavailable(
+                f"pcscd は起動しましたが vpcd がポート {port} で待ち受けていません（vsmartcard-vpcd と {VPCD_CONFIG} を確認）。"
+            )
+        time.sleep(0.01)
+
+
 class VirtualReaderStack:
     """pcscd (started here unless one is running) and a card server on vpcd's first slot."""
 
@@ -155,6 +181,7 @@ class VirtualReaderStack:
         if not pcscd_running():
             self.pcscd = PcscdProcess(self.log_dir / "pcscd.log")
             self.pcscd.start()
+            _wait_for_listener(self.server.port)
         self.startup_seconds = time.monotonic() - began
 
     def insert(self, card: VirtualCard) -> None:
@@ -174,6 +201,7 @@ class VirtualReaderStack:
         if self.pcscd is None:
             raise PcscdUnavailable("この pcscd はテストが起動したものではありません。")
         self.pcscd.start()
+        _wait_for_listener(self.server.port)
 
     def stop(self) -> None:
         self.server.remove()

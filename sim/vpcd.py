@@ -18,6 +18,7 @@ Run by hand against a running pcscd:  python -m sim.vpcd --card adult
 from __future__ import annotations
 
 import argparse
+import signal
 import socket
 import sys
 import threading
@@ -224,6 +225,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{exc.title}: {exc}", file=sys.stderr)
         return 2
     server = VpcdCardServer(args.host, args.port)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # `kill` takes the card away cleanly too
     try:
         server.insert(card)
         print(f"カード {args.card} を {args.host}:{args.port} に置きました。Ctrl+C で取り外します。", file=sys.stderr)
