@@ -47,7 +47,7 @@ except ImportError as _exc:  # the simulated reader works without it; PC/SC need
 __all__ = ["PcscTransport", "PcscUnavailable", "ReaderStatus", "SlotState", "choose_reader", "list_readers", "pyscard_available"]
 
 _POLL_MS = 500  # how long one status wait blocks; bounds how fast close() stops the watcher
-_SETTLE_S = 2.0  # after a failed transmit, how long pcscd gets to report the slot (it polls every 0.4 s)
+_SETTLE_S = 1.2  # after a failed transmit, how long pcscd gets to report the slot (it polls every 0.4 s)
 
 _HINT_START_PCSCD = (
     "管理者の方へ: root で `pcscd` を起動してください（systemd のある端末では `sudo systemctl start pcscd`）。"
@@ -329,9 +329,6 @@ class PcscTransport:
     def _transmit_error(self, exc: SmartcardException) -> ReaderError:
         hr = _hr(exc.hresult)
         name = self.reader or ""
-        if hr == scard.SCARD_S_SUCCESS:
-            # pyscard got fewer than 2 bytes: the card answered without a status word.
-            return MalformedCardResponse("カードの応答に状態コードがありません。カードを置き直してください。")
         if hr in (_hr(scard.SCARD_W_REMOVED_CARD), _hr(scard.SCARD_E_NO_SMARTCARD)):
             return CardRemoved("読み取り中にカードが取り外されました。カードをもう一度置いてください。")
         if _service_down(hr) or hr == _hr(scard.SCARD_E_INVALID_HANDLE):
@@ -341,7 +338,8 @@ class PcscTransport:
         if hr == _hr(scard.SCARD_W_RESET_CARD):
             return TransportError("ほかのアプリがカードをリセットしました。もう一度読み取ってください。")
         # A broken exchange (NOT_TRANSACTED, comm errors) is a pulled card more often than not;
-        # pcscd tells which on its next poll of the slot.
+        # so is an answer without a status word (pyscard's "no valid response", hresult 0): vpcd
+        # reports a card that vanished mid-command that way. pcscd's next poll tells which.
         state = self._slot_state(_SETTLE_S)
         if state is SlotState.EMPTY:
             return CardRemoved("読み取り中にカードが取り外されました。カードをもう一度置いてください。")
@@ -349,6 +347,8 @@ class PcscTransport:
             return _reader_unplugged(name)
         if state is SlotState.NO_SERVICE:
             return _pcscd_stopped()
+        if hr == scard.SCARD_S_SUCCESS:
+            return MalformedCardResponse("カードの応答に状態コードがありません。カードを置き直してください。")
         return TransportError(f"カードとの通信に失敗しました（{_describe(hr)}）。カードを置き直してください。")
 
     def _slot_state_from_pcscd(self, settle: float) -> SlotState:
@@ -412,7 +412,9 @@ class PcscTransport:
         return self._wait_for(False, timeout)
 
     def watch(self, on_inserted: PresenceCallback, on_removed: PresenceCallback) -> None:
-        """Call back from the watcher thread on every insertion and removal after this call."""
+        """Call back, from the watcher thread, on every insertion and removal after this call
+        (a card already present is not reported: ask `wait_for_card(0)`). pcscd stopping counts
+        as a removal; the watcher keeps trying and reports the card once pcscd is back."""
         _require_pyscard()
         self._on_inserted.append(on_inserted)
         self._on_removed.append(on_removed)
@@ -433,7 +435,8 @@ class PcscTransport:
             try:
                 with _context() as ctx:
                     self._watch_ctx = ctx
-                    name = self._resolve()
+                    # Keep to the reader in use while it is there; otherwise choose again.
+                    name = self.reader if self.reader in _reader_names(ctx) else self._resolve()
                     slot, raw = _poll_slot(ctx, name, scard.SCARD_STATE_UNAWARE, 0)
                     while not self._stop.is_set() and slot not in (SlotState.NO_SERVICE, SlotState.NO_READER):
                         if slot is not None:
@@ -452,12 +455,12 @@ class PcscTransport:
                 pass  # pcscd down or no reader: no card for now; look again shortly
             finally:
                 self._watch_ctx = None
-            first_reading.set()  # pcscd down or no reader: that is the first reading too
             if self._stop.is_set():
                 return
             if present:
                 self._fire(self._on_removed)
-                present = False
+            present = False  # pcscd down or no reader: no card (also as the first reading)
+            first_reading.set()
             self._stop.wait(_POLL_MS / 1000)
 
     @staticmethod

@@ -138,12 +138,13 @@ def test_transmit_errors_are_mapped(hresult, slot, expected, says):
         transport.transmit(bytes.fromhex("00A4040C0AD392F000260100000001"))
 
 
-def test_a_response_without_status_word_is_malformed():
-    # pyscard raises with hresult SCARD_S_SUCCESS when the card sent fewer than two bytes
-    transport, connection = fake(CardConnectionException("Card returned no valid response", hresult=0))
-    with pytest.raises(MalformedCardResponse):
+@pytest.mark.parametrize(("slot", "expected"), [(SlotState.PRESENT, MalformedCardResponse), (SlotState.EMPTY, CardRemoved)])
+def test_a_response_without_status_word(slot, expected):
+    # pyscard raises with hresult SCARD_S_SUCCESS when fewer than two bytes came back: a card
+    # that answered badly, or (through vpcd) one that was pulled while it worked
+    transport, connection = fake(CardConnectionException("Card returned no valid response", hresult=0), slot_state=slot)
+    with pytest.raises(expected):
         transport.transmit(bytes.fromhex("00B0000004"))
-    connection.disconnect.assert_not_called()
 
 
 @pytest.mark.parametrize(
@@ -265,12 +266,12 @@ def test_insert_and_remove_callbacks(empty_stack, fresh_card):
 @pytest.mark.pcsc
 def test_card_server_stopped_mid_read(stack, fresh_card):
     card = fresh_card("adult")
-    card.faults = FaultsFixture(delay_ms=100)  # a slow card, so the stop lands inside the read
+    card.faults = FaultsFixture(delay_ms=300)  # a slow card: the stop lands while it works on the first command
     place_card(stack, card)
     transport = PcscTransport(VPCD_READER)
     try:
         transport.connect()
-        timer = threading.Timer(0.15, stack.remove)
+        timer = threading.Timer(0.1, stack.remove)
         timer.start()
         with pytest.raises((CardRemoved, ReaderGone)) as err:
             MynaCard(transport).read_info()
@@ -333,8 +334,41 @@ def test_pcscd_stopped(stack, fresh_card, capsys):
         message = capsys.readouterr().err
         assert "pcscd" in message and "起動" in message
     finally:
-        connected.close()
         stack.start_pcscd()
-    # the stack is whole again for the tests after this one
-    place_card(stack, fresh_card("adult"))
-    assert any(r.card_present for r in list_readers())
+    try:
+        # the stack is whole again for the tests after this one, and the watcher saw it come back
+        place_card(stack, fresh_card("adult"))
+        assert any(r.card_present for r in list_readers())
+        assert wait_until(lambda: watched == ["removed", "inserted"], timeout=3)
+    finally:
+        connected.close()
+
+
+@pytest.mark.pcsc
+def test_serving_a_card_by_hand(empty_stack, sim_dir, world):
+    """`python -m sim.vpcd --card NAME` puts a card on the reader until it is stopped."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    world.reset_card("child-5")
+    env = dict(os.environ, MADOGUCHI_SIM_DIR=str(sim_dir))
+    server = subprocess.Popen(
+        [sys.executable, "-m", "sim.vpcd", "--card", "child-5"], env=env, stderr=subprocess.PIPE, text=True
+    )
+    transport = PcscTransport(VPCD_READER)
+    try:
+        assert transport.wait_for_card(15), "the card served by hand never showed up"
+        transport.connect()
+        info = MynaCard(transport).read_info()
+        assert info.certificate.serial == world.card("child-5").fixture.certificate.serial
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(10) == 0
+        assert transport.wait_for_removal(5)
+    finally:
+        transport.close()
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+    assert "child-5" in server.stderr.read()
