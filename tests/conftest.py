@@ -16,6 +16,7 @@ from reader.card import MynaCard
 from reader.trace import TracingTransport
 from sim.card import SimTransport, VirtualCard
 from sim.world import SimWorld
+from tests.pcsc_stack import pcsc_reader, pcsc_stack  # noqa: F401  (fixtures)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -82,10 +83,14 @@ def _sim_reader(card: VirtualCard) -> tuple[MynaCard, TracingTransport]:
     return MynaCard(transport), transport
 
 
-TRANSPORTS: dict[str, Callable[..., CardOnReader]] = {"sim": lambda request: _sim_reader}
+TRANSPORTS: dict[str, Callable[..., CardOnReader]] = {
+    "sim": lambda request: _sim_reader,
+    # the real pcscd with the card served through vpcd (tests/pcsc_stack.py)
+    "pcsc": lambda request: request.getfixturevalue("pcsc_reader"),
+}
 
 
-@pytest.fixture(params=sorted(TRANSPORTS))
+@pytest.fixture(params=[pytest.param(n, marks=pytest.mark.pcsc) if n == "pcsc" else n for n in sorted(TRANSPORTS)])
 def card_on_reader(request: pytest.FixtureRequest) -> CardOnReader:
     """Place a virtual card on a reader and get the card protocol over it, traced."""
     return TRANSPORTS[request.param](request)
