@@ -28,6 +28,7 @@ from reader.card import MynaCard
 from reader.errors import (
     CameraUnavailable,
     CardRemoved,
+    InvalidInput,
     NoCard,
     NotMyNumberCard,
     PinBlocked,
@@ -333,12 +334,13 @@ class DeskSession:
             return [flow.PinRejected(exc.tries_left, str(exc))]
         except PinBlocked as exc:
             return [flow.PinRejected(0, str(exc))]
+        except InvalidInput as exc:
+            # a mistyped PIN (not 4 digits) is caught before the card sees it: the count is unchanged
+            return [flow.PinRejected(self.reception.pin_tries_left or 0, str(exc))]
         except (CardRemoved, NoCard):
             raise
-        except ReaderError as exc:
-            # a mistyped PIN (not 4 digits) is caught before the card sees it: the count is unchanged
-            tries = self.reception.pin_tries_left or 0
-            return [flow.PinRejected(tries, f"{exc.title}: {exc}")] if tries else [flow.CardReadFailed(FailureName.CARD_ERROR, str(exc))]
+        except ReaderError as exc:  # the reader or pcscd went away, or the card answered nonsense
+            return [flow.CardReadFailed(FailureName.CARD_ERROR, f"{exc.title}: {exc}")]
         self.reception.pin_tries_left = self._card_tries_after_success()
         return [flow.Authenticated(CardProof(method=AuthMethod.PIN, signature=signature), nonce)]
 

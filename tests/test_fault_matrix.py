@@ -209,3 +209,57 @@ def test_journal_faults_lose_nothing(sim_base, path, fault):
 def test_the_matrix_covers_every_path():
     # the face and 目視 paths read the photo (券面AP), the PIN path signs: all move real APDUs
     assert 10 < APDU_COUNTS["pin"] < APDU_COUNTS["visual"] <= APDU_COUNTS["face"]
+
+
+# -- the reader itself goes away (PcscTransport through a real pcscd + vpcd) -----------------
+
+READER_FAULTS = ("card_server_stopped", "pcscd_stopped")
+
+
+@pytest.mark.pcsc
+@pytest.mark.parametrize("path", ("pin", "visual"))
+@pytest.mark.parametrize("fault", READER_FAULTS)
+def test_reader_gone(sim_base, pcsc_stack, path, fault):
+    from reader.pcsc import PcscTransport
+    from sim.vpcd import VPCD_READER
+    from tests.pcsc_stack import place_card
+
+    if fault == "pcscd_stopped" and not pcsc_stack.owns_pcscd:
+        pytest.skip("this pcscd was not started by the tests; it is not ours to stop")
+    session, controls = _new(sim_base, path)
+    transport = PcscTransport(VPCD_READER)
+    session.ports.transport = transport
+    card = controls.world.card("adult")
+    session.ports.check_b = lambda: card.fixture.check_b  # the card front, read by the reader's camera
+    try:
+        place_card(pcsc_stack, card)
+        session.on_card_inserted()
+        assert session.reception.state is State.CHOOSING
+        if fault == "pcscd_stopped":
+            pcsc_stack.stop_pcscd()
+        else:
+            pcsc_stack.remove()
+        _drive(session, path)
+        r = session.reception
+        if path == "visual" and fault == "pcscd_stopped":
+            # The certificate was read before the reader went: staff compare the photo printed on
+            # the card instead of the chip's, and the confirmation completes.
+            assert session.photo is None and r.state is State.RESULT and session.outcome.code == 1
+            pcsc_stack.start_pcscd()
+            return
+        assert r.state is State.FAILED and r.failure in (FailureName.CARD_REMOVED, FailureName.CARD_ERROR)
+        assert session.outcome is not None and session.outcome.steps
+        if r.failure is FailureName.CARD_ERROR:
+            assert "pcscd" in r.message or "リーダー" in r.message
+        assert _journal_rows(session)[-1][3] == r.failure.value
+        # recovery: the service is back, the card is placed again, the same desk completes
+        if fault == "pcscd_stopped":
+            pcsc_stack.start_pcscd()
+        place_card(pcsc_stack, card)
+        session.on_card_inserted()
+        _drive(session, path)
+        assert session.outcome is not None and session.outcome.code == 1
+    finally:
+        if fault == "pcscd_stopped" and pcsc_stack.pcscd is not None and pcsc_stack.pcscd.pid is None:
+            pcsc_stack.start_pcscd()
+        transport.close()
