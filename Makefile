@@ -10,5 +10,5 @@ test:
 	@.venv/bin/python -m pytest $(PYTEST_ARGS)
 
 bench:
-	@bash scripts/bootstrap.sh test
+	@bash scripts/bootstrap.sh bench
 	@for b in bench/*.py; do .venv/bin/python $$b || exit 1; done

@@ -17,6 +17,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from desk import flow
@@ -27,6 +28,7 @@ from reader.card import MynaCard
 from reader.errors import (
     CameraUnavailable,
     CardRemoved,
+    InvalidInput,
     NoCard,
     NotMyNumberCard,
     PinBlocked,
@@ -84,6 +86,10 @@ class DeskSession:
         self._card: MynaCard | None = None
         self._template: Any = None
         self._last_proof: CardProof | None = None
+        # Journal writes that failed (database locked, read-only disk): kept in order and written
+        # before the next record, so a busy disk never loses a confirmation already made.
+        self._unrecorded: list[Callable[[], Any]] = []
+        self.journal_error: Exception | None = None
         self._lock = threading.RLock()  # one flow step at a time, whatever thread calls
 
     # -- what the screen calls -------------------------------------------------------------
@@ -139,6 +145,33 @@ class DeskSession:
         central_ok, central = self._central_status()
         return DeskStatus(reader, reader_ok, camera, camera_ok, central, central_ok)
 
+    @property
+    def unrecorded_count(self) -> int:
+        return len(self._unrecorded)
+
+    def _record(self, write: Callable[[], Any]) -> Any:
+        """Run one journal write; on JournalError keep it for later and tell the staff."""
+        from desk.journal import JournalError
+
+        self._unrecorded.append(write)
+        result = None
+        try:
+            while self._unrecorded:
+                result = self._unrecorded[0]()
+                self._unrecorded.pop(0)
+        except JournalError as exc:
+            self.journal_error = exc
+            _log.warning("journal write deferred: %s", exc.title)
+            return None
+        self.journal_error = None
+        return result
+
+    def flush_journal(self) -> bool:
+        """Retry deferred journal writes; True when nothing is left."""
+        if self._unrecorded:
+            self._record(self._unrecorded.pop())  # _record puts it back at the end of the queue
+        return not self._unrecorded
+
     def _central_status(self) -> tuple[bool, str]:
         probe = getattr(self.ports.central, "health", None)
         if probe is None:
@@ -161,10 +194,11 @@ class DeskSession:
             )
         except CentralError as exc:
             if exc.failure_name is FailureName.CENTRAL_DOWN:
-                self.journal.enqueue_outage(
+                payload = {"numbers": query.model_dump(mode="json")}
+                self._record(lambda: self.journal.enqueue_outage(
                     channel=Channel.NUMBERS, method=AuthMethod.NONE, facility_type=self.facility.facility_type,
-                    payload={"numbers": query.model_dump(mode="json")}, at=now,
-                )
+                    payload=payload, at=now,
+                ))
             else:
                 self._journal(now, Channel.NUMBERS, AuthMethod.NONE, failure=exc.failure_name)
             return build_outcome(failure=exc.failure_name, message=str(exc), method=AuthMethod.NONE, today=now.date(), numbers=query)
@@ -188,16 +222,17 @@ class DeskSession:
             except CentralError as exc:
                 if exc.failure_name is FailureName.CENTRAL_DOWN:
                     break  # still down: keep the rest queued
-                self.journal.complete_outage(item.id, exc.failure_name, staff_id=RERUN_STAFF_ID, at=now)
+                self._record(partial(self._complete_outage, item.id, exc.failure_name, now))
                 outcomes.append(build_outcome(failure=exc.failure_name, message=str(exc), method=item.method, today=now.date()))
                 continue
-            if reply.validity is None:
-                self.journal.complete_outage(item.id, FailureName.CENTRAL_DOWN, staff_id=RERUN_STAFF_ID, at=now)
-            else:
-                self.journal.complete_outage(item.id, reply.validity, staff_id=RERUN_STAFF_ID, at=now)
+            result = reply.validity if reply.validity is not None else FailureName.CENTRAL_DOWN
+            self._record(partial(self._complete_outage, item.id, result, now))
             self._export(reply)
             outcomes.append(build_outcome(reply=reply, method=item.method, today=now.date()))
         return outcomes
+
+    def _complete_outage(self, item_id: int, result: Any, at: dt.datetime) -> Any:
+        return self.journal.complete_outage(item_id, result, staff_id=RERUN_STAFF_ID, at=at)
 
     def _rerun(self, item: Any) -> Any:
         central = self.ports.central
@@ -220,16 +255,15 @@ class DeskSession:
             )
         )
 
-    def _journal(self, at: dt.datetime, channel: Channel, method: AuthMethod, *, validity=None, failure=None, staff_id=None) -> int:
+    def _journal(self, at: dt.datetime, channel: Channel, method: AuthMethod, *, validity=None, failure=None, staff_id=None) -> None:
         from desk.journal import ConfirmationRecord
 
-        return self.journal.record_confirmation(
-            ConfirmationRecord(
-                at=at, channel=channel, method=method, validity=validity, failure=failure,
-                facility_type=self.facility.facility_type, cert_fingerprint=self.reception.certificate_fingerprint,
-                staff_id=staff_id,
-            )
+        record = ConfirmationRecord(
+            at=at, channel=channel, method=method, validity=validity, failure=failure,
+            facility_type=self.facility.facility_type, cert_fingerprint=self.reception.certificate_fingerprint,
+            staff_id=staff_id,
         )
+        self._record(lambda: self.journal.record_confirmation(record))
 
     # -- the effect loop ---------------------------------------------------------------------
 
@@ -300,12 +334,13 @@ class DeskSession:
             return [flow.PinRejected(exc.tries_left, str(exc))]
         except PinBlocked as exc:
             return [flow.PinRejected(0, str(exc))]
+        except InvalidInput as exc:
+            # a mistyped PIN (not 4 digits) is caught before the card sees it: the count is unchanged
+            return [flow.PinRejected(self.reception.pin_tries_left or 0, str(exc))]
         except (CardRemoved, NoCard):
             raise
-        except ReaderError as exc:
-            # a mistyped PIN (not 4 digits) is caught before the card sees it: the count is unchanged
-            tries = self.reception.pin_tries_left or 0
-            return [flow.PinRejected(tries, f"{exc.title}: {exc}")] if tries else [flow.CardReadFailed(FailureName.CARD_ERROR, str(exc))]
+        except ReaderError as exc:  # the reader or pcscd went away, or the card answered nonsense
+            return [flow.CardReadFailed(FailureName.CARD_ERROR, f"{exc.title}: {exc}")]
         self.reception.pin_tries_left = self._card_tries_after_success()
         return [flow.Authenticated(CardProof(method=AuthMethod.PIN, signature=signature), nonce)]
 
@@ -314,6 +349,8 @@ class DeskSession:
 
     def _card_photo(self) -> bytes | None:
         if self.photo is None and self._card is not None:
+            if not self.ports.transport.wait_for_card(0):
+                raise CardRemoved("カードが取り外されました。もう一度カードを置いてください。")
             check_b = self.ports.check_b()
             if check_b:
                 self.photo = self._card.read_face_photo(check_b)
@@ -342,8 +379,9 @@ class DeskSession:
             return [flow.FaceAttempted(False, failures, f"{exc.title}: {exc}")]
         self.last_face = result
         self.capture_frame()
-        record = self.journal.record_face_success if result.accepted else self.journal.record_face_failure
-        failures = record(fingerprint).consecutive_failures
+        count = "record_face_success" if result.accepted else "record_face_failure"
+        state = self._record(lambda: getattr(self.journal, count)(fingerprint))
+        failures = state.consecutive_failures if state is not None else (0 if result.accepted else failures + 1)
         if not result.accepted:
             return [flow.FaceAttempted(False, failures, result.message, result.distance)]
         nonce = self._nonce()
@@ -368,12 +406,21 @@ class DeskSession:
 
     def _check_visual(self, effect: flow.CheckVisual) -> list[object]:
         from desk.facility import FacilityError, check_visual_password
+        from desk.journal import JournalError
 
         now = self.ports.clock()
         try:
             check = check_visual_password(self.facility, self.journal, effect.password, now=now)
         except FacilityError as exc:
             return [flow.VisualRejected(f"{exc.title}: {exc}", locked=False)]
+        except JournalError as exc:
+            # The lockout and each 目視 use must be on record: without the journal, 目視 waits.
+            self.journal_error = exc
+            return [flow.VisualRejected(
+                f"{exc.title}: {exc} 目視確認は記録が必要なため、記録できるようになってから行ってください。"
+                "急ぐときは暗証番号か顔認証を選んでください。",
+                locked=False,
+            )]
         if not check.accepted:
             if check.locked:
                 until = f"{check.locked_until:%H:%M}まで" if check.locked_until else "5分間"
@@ -382,7 +429,8 @@ class DeskSession:
                 f"目視モードのパスワードが違います（あと{check.tries_left}回でロック）。カードの暗証番号ではなく、施設の目視モード用パスワードです。",
                 locked=False,
             )]
-        self.journal.record_visual_use(effect.staff_id, cert_fingerprint=self.reception.certificate_fingerprint, at=now)
+        fingerprint = self.reception.certificate_fingerprint
+        self._record(lambda: self.journal.record_visual_use(effect.staff_id, cert_fingerprint=fingerprint, at=now))
         nonce = self._nonce()
         if isinstance(nonce, flow.CentralFailed):
             return [nonce]
@@ -417,14 +465,15 @@ class DeskSession:
         method = effect.method or AuthMethod.NONE
         if failure is FailureName.CENTRAL_DOWN and self.info is not None:
             # journals the 障害時 confirmation and queues its re-run in one transaction
-            self.journal.enqueue_outage(
+            fingerprint = self.reception.certificate_fingerprint
+            payload = {
+                "certificate_der": base64.b64encode(self.info.certificate.der).decode("ascii"),
+                "confirmation_date": now.date().isoformat(),
+            }
+            self._record(lambda: self.journal.enqueue_outage(
                 channel=Channel.MYNA, method=method, facility_type=self.facility.facility_type,
-                cert_fingerprint=self.reception.certificate_fingerprint, at=now,
-                payload={
-                    "certificate_der": base64.b64encode(self.info.certificate.der).decode("ascii"),
-                    "confirmation_date": now.date().isoformat(),
-                },
-            )
+                cert_fingerprint=fingerprint, at=now, payload=payload,
+            ))
             return []
         staff = self._last_proof.staff_id if reply is not None and self._last_proof is not None else None
         if reply is not None and reply.validity is None:

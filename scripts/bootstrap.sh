@@ -2,6 +2,7 @@
 # Set up everything `make run` / `make test` need on a fresh Debian machine, then get out of the way.
 #   bootstrap.sh run    the terminal: venv + app, face matching; PC/SC when the system allows it
 #   bootstrap.sh test   also the PC/SC test stack (pcscd, vpcd) and the test tools
+#   bootstrap.sh bench  as test, plus what regenerates the face fixtures and plots (scikit-image, matplotlib)
 # Idempotent: a second call with nothing missing takes well under a second.
 set -euo pipefail
 mode=${1:-run}
@@ -32,7 +33,7 @@ is_root() { [ "$(id -u)" = 0 ]; }
 
 # -- system packages (root only; a user without root gets the simulated reader and a hint) --
 apt_packages="pcscd libpcsclite-dev swig"
-[ "$mode" = test ] && apt_packages="$apt_packages vsmartcard-vpcd"
+[ "$mode" != run ] && apt_packages="$apt_packages vsmartcard-vpcd"
 PY=$(find_python) || { say "Python 3.11 以上が必要です: sudo apt-get install python3"; exit 1; }
 "$PY" -c 'import venv, ensurepip' 2>/dev/null || apt_packages="$apt_packages python3-venv"
 if command -v dpkg-query >/dev/null 2>&1; then
@@ -42,7 +43,7 @@ if command -v dpkg-query >/dev/null 2>&1; then
             say "installing Debian packages: $missing"
             apt-get update -qq
             DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
-        elif [ "$mode" = test ]; then
+        elif [ "$mode" != run ]; then
             say "テストには次のパッケージが必要です（root で実行すると自動で入ります）: sudo apt-get install $missing"
             exit 1
         fi
@@ -60,7 +61,8 @@ if [ -e /usr/include/PCSC/winscard.h ] && command -v swig >/dev/null 2>&1; then
 elif [ "$mode" = run ]; then
     say "PC/SC（実機のカードリーダー）を使うには: sudo apt-get install pcscd libpcsclite-dev swig のあと make run"
 fi
-[ "$mode" = test ] && extras="$extras,test,fixtures"
+[ "$mode" = test ] && extras="$extras,test"
+[ "$mode" = bench ] && extras="$extras,test,fixtures"
 stamp=".venv/.installed-$(cat pyproject.toml scripts/bootstrap.sh | sha1sum | cut -c1-12)-${extras//,/-}"
 if [ ! -e "$stamp" ]; then
     say "installing Python packages ($extras)"

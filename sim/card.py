@@ -176,6 +176,12 @@ class VirtualCard:
             self.removed = True
             self._power_on()
 
+    @property
+    def pull_due(self) -> bool:
+        """The injected "card pulled after the Nth APDU" has come: no further APDU reaches the chip."""
+        after = self.faults.remove_after
+        return after is not None and self.apdu_count >= after
+
     # -- APDU processing --------------------------------------------------------------------
 
     def process(self, apdu: bytes) -> bytes:
@@ -195,7 +201,7 @@ class VirtualCard:
                 response = bytes(b ^ 0x5A for b in response[:-2]) + response[-2:]
             if faults.truncate_at == index:
                 response = response[:1]
-            if faults.remove_after is not None and index >= faults.remove_after:
+            if self.pull_due:
                 self.removed = True
             return response
 
@@ -349,6 +355,9 @@ class SimTransport:
 
     def transmit(self, apdu: bytes) -> bytes:
         card = self._card
+        if card is not None and card.pull_due:
+            card.removed = True
+            self._on_pulled(card)
         if card is None or card.removed:
             raise CardRemoved("読み取り中にカードが取り外されました。カードをもう一度置いてください。")
         response = card.process(apdu)

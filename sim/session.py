@@ -10,7 +10,7 @@ from pathlib import Path
 
 from desk.session import JST, DeskPorts, DeskSession
 from sim.card import SimTransport
-from sim.fixtures import REFERENCE_DATE, load_card_fixture
+from sim.fixtures import REFERENCE_DATE, FaultsFixture, load_card_fixture
 from sim.world import SimWorld
 
 __all__ = ["SimControls", "make_sim_session", "SIM_VISUAL_PASSWORD", "SIM_INSTITUTION_CODE"]
@@ -35,11 +35,14 @@ class SimControls:
     def camera(self):
         return self.session.ports.camera
 
-    def place(self, card: str) -> None:
+    def place(self, card: str, faults: FaultsFixture | None = None) -> None:
         """Put a fixture card on the reader (the previous one is taken away first)."""
         if self.transport.card is not None:
             self.remove()
-        self.transport.insert(self.world.card(card))
+        virtual = self.world.card(card)
+        if faults is not None:
+            virtual.faults = faults
+        self.transport.insert(virtual)
         self._point_camera()
         self.session.on_card_inserted()
 

@@ -1,0 +1,202 @@
+"""End-to-end benchmark: whole confirmations through the reception flow on the virtual card.
+
+    .venv/bin/python bench/e2e.py [--runs N]
+
+Per path (暗証番号, 顔認証, 目視確認) and transport (in-process SimTransport, real pcscd + vpcd):
+APDUs per confirmation and the software time of the whole confirmation (card read, authentication,
+consent, central query, journal, result files) with no human in the loop. Then how many
+confirmations per second the simulated central system answers,.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout without installing
+
+from cryptography.hazmat.primitives import hashes  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric import padding  # noqa: E402
+
+from desk.flow import State  # noqa: E402
+from desk.models import AuthMethod, CardProof, CardQuery, NumbersQuery  # noqa: E402
+from desk.session import DeskSession  # noqa: E402
+from reader.errors import ReaderError  # noqa: E402
+from reader.trace import TracingTransport  # noqa: E402
+from sim.fixtures import REFERENCE_DATE, load_card_fixture  # noqa: E402
+from sim.session import SIM_INSTITUTION_CODE, SIM_VISUAL_PASSWORD, SimControls, make_sim_session  # noqa: E402
+
+PATHS = ("pin", "face", "visual")
+
+
+@dataclass(frozen=True)
+class Row:
+    path: str
+    transport: str
+    apdus: int
+    median_ms: float
+    p90_ms: float
+    runs: int
+
+
+def drive(session: DeskSession, path: str) -> None:
+    r = session.reception
+    session.choose(AuthMethod(path))
+    if r.state is State.PIN:
+        session.enter_pin("1234")
+    elif r.state is State.VISUAL:
+        session.submit_visual("S001", SIM_VISUAL_PASSWORD, True)
+    if r.state is State.CONSENT:
+        session.answer_consent(frozenset())
+    if session.outcome is None or session.outcome.code != 1:
+        raise SystemExit(f"{path}: the confirmation did not complete: {r.state} {r.message}")
+
+
+def p90(values: list[float]) -> float:
+    return statistics.quantiles(values, n=10)[-1] if len(values) >= 2 else values[0]
+
+
+def confirmations(session: DeskSession, traced: TracingTransport, insert: Callable[[], None], path: str, label: str, runs: int) -> Row:
+    times, apdus = [], []
+    for i in range(runs + 1):  # one warm-up (model load, first key use)
+        insert()
+        before = len(traced.entries)
+        start = time.perf_counter()
+        session.on_card_inserted()
+        drive(session, path)
+        elapsed = (time.perf_counter() - start) * 1000
+        session.next_patient()
+        if i:
+            times.append(elapsed)
+            apdus.append(len(traced.entries) - before)
+    return Row(path, label, int(statistics.median(apdus)), statistics.median(times), p90(times), runs)
+
+
+def sim_rows(base: Path, runs: int) -> list[Row]:
+    rows = []
+    for path in PATHS:
+        session, controls = make_sim_session(None, base_dir=base / f"sim-{path}", with_camera=path == "face")
+        traced = TracingTransport(controls.transport)
+        session.ports.transport = traced
+
+        def insert(c: SimControls = controls) -> None:
+            c.transport.insert(c.world.card("adult"))
+            c._point_camera()
+
+        rows.append(confirmations(session, traced, insert, path, "SimTransport", runs if path != "face" else max(3, runs // 2)))
+    return rows
+
+
+def pcsc_rows(base: Path, runs: int) -> tuple[list[Row], list[str]]:
+    try:
+        from reader.pcsc import PcscTransport, pyscard_available
+        from sim.pcscd import VirtualReaderStack, stack_lock, stack_problems
+        from sim.vpcd import VPCD_READER
+    except ImportError as exc:
+        return [], [f"pcscd+vpcd skipped: {exc}"]
+    problems = stack_problems() + ([] if pyscard_available() else ["pyscard not installed"])
+    if problems:
+        return [], ["pcscd+vpcd skipped: " + "; ".join(problems)]
+    rows: list[Row] = []
+    notes: list[str] = []
+    with stack_lock():
+        stack = VirtualReaderStack(base / "pcscd")
+        try:
+            stack.start()
+            for path in PATHS:
+                session, controls = make_sim_session(None, base_dir=base / f"pcsc-{path}", with_camera=path == "face")
+                virtual = controls.world.card("adult")
+                stack.insert(virtual)
+                transport = PcscTransport(VPCD_READER)
+                if not transport.wait_for_card(5):
+                    return rows, ["pcscd+vpcd: pcscd did not see the virtual card within 5 s"]
+                traced = TracingTransport(transport)
+                session.ports.transport = traced
+                session.ports.check_b = lambda v=virtual: v.fixture.check_b
+                controls.transport.insert(virtual)  # the simulated camera films this card's holder
+                controls._point_camera()
+                rows.append(confirmations(session, traced, lambda: None, path, "pcscd+vpcd", runs if path != "face" else max(3, runs // 2)))
+                transport.close()
+        except ReaderError as exc:
+            notes.append(f"pcscd+vpcd stopped early: {exc.title}: {exc}")
+        finally:
+            stack.stop()
+    return rows, notes
+
+
+def central_throughput(base: Path, seconds: float = 2.0) -> list[tuple[str, float]]:
+    """Confirmations per second the simulated central system answers (one thread)."""
+    session, controls = make_sim_session(None, base_dir=base / "central", with_camera=False)
+    central, ca = controls.central, controls.world.ca
+    fixture = load_card_fixture("adult")
+    keys = ca.card_keys(fixture.certificate.serial, fixture.certificate.not_before, fixture.certificate.not_after)
+    attestor = session.ports.attestor
+
+    def pin() -> None:
+        nonce = central.request_nonce()
+        signature = keys.private_key.sign(nonce, padding.PKCS1v15(), hashes.SHA256())
+        central.confirm_card(CardQuery(
+            certificate_der=keys.certificate_der, nonce=nonce, proof=CardProof(method=AuthMethod.PIN, signature=signature),
+            confirmation_date=REFERENCE_DATE, medical_institution_code=SIM_INSTITUTION_CODE,
+        ))
+
+    def face() -> None:
+        nonce = central.request_nonce()
+        attestation = attestor.attest(nonce, keys.certificate_der, AuthMethod.FACE, None)
+        central.confirm_card(CardQuery(
+            certificate_der=keys.certificate_der, nonce=nonce, proof=CardProof(method=AuthMethod.FACE, attestation=attestation),
+            confirmation_date=REFERENCE_DATE, medical_institution_code=SIM_INSTITUTION_CODE,
+        ))
+
+    query = NumbersQuery(insurer_number="01130012", insured_card_symbol="4012", insured_identification_number="1508",
+                         insured_branch_number="00", birth_date=fixture.holder.birth_date)
+
+    def numbers() -> None:
+        central.confirm_numbers(query, confirmation_date=REFERENCE_DATE, medical_institution_code=SIM_INSTITUTION_CODE)
+
+    out = []
+    for name, call in (("card + PIN signature (incl. signing)", pin), ("card + face attestation", face), ("numbers (照会区分 2)", numbers)):
+        call()
+        count, start = 0, time.perf_counter()
+        while time.perf_counter() - start < seconds:
+            call()
+            count += 1
+        out.append((name, count / (time.perf_counter() - start)))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=int, default=10)
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="madoguchi-e2e-") as tmp:
+        base = Path(tmp)
+        rows = sim_rows(base, args.runs)
+        more, notes = pcsc_rows(base, args.runs)
+        rows += more
+        rate = central_throughput(base)
+    print(f"End-to-end confirmations, card `adult`, median of {args.runs} runs (face: {max(3, args.runs // 2)}) after a warm-up")
+    print()
+    print("| path | transport | APDUs | median ms | p90 ms |")
+    print("|---|---|---:|---:|---:|")
+    for row in rows:
+        label = {"pin": "暗証番号", "face": "顔認証", "visual": "目視確認"}[row.path]
+        print(f"| {label} ({row.path}) | {row.transport} | {row.apdus} | {row.median_ms:.1f} | {row.p90_ms:.1f} |")
+    for note in notes:
+        print(f"note: {note}")
+    print()
+    print("| simulated central system, one thread | confirmations/s |")
+    print("|---|---:|")
+    for name, per_second in rate:
+        print(f"| {name} | {per_second:.0f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
