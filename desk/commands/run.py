@@ -47,7 +47,7 @@ def run_tui(args: argparse.Namespace) -> int:
 
     from desk.tui.app import make_app
 
-    make_app(session, controls, watch_reader=watch).run()
+    make_app(session, controls, watch_reader=watch, live_frames=1.0).run()
     return 0
 
 
@@ -75,7 +75,6 @@ def _hardware_session(reader: str | None, camera: str | None):
         from reader.face import DlibFaceMatcher
 
         source: int | str = int(camera) if camera.isdigit() else camera
-        ports.camera = OpenCvCamera(source)
-        ports.camera.open()
+        ports.camera = OpenCvCamera(source)  # opened by the session on first use
         ports.matcher = DlibFaceMatcher()
     return session

@@ -11,7 +11,6 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
-from desk.tui.messages import CardPresence
 from desk.tui.screens.history import HistoryScreen
 from desk.tui.screens.numbers import NumbersScreen
 from desk.tui.screens.reception import ReceptionScreen
@@ -35,6 +34,7 @@ class DeskApp(App):
         picture_mode: str = "auto",
         watch_reader: bool = False,
         cursor_blink: bool = True,
+        live_frames: float | None = None,
     ) -> None:
         """`session`: a desk.session.DeskSession. `controls`: sim.session.SimControls in training mode.
 
@@ -43,6 +43,7 @@ class DeskApp(App):
         `watch_reader`: follow card insertion/removal reported by the reader (real hardware);
         in training mode the scenario picker places and removes cards instead.
         `cursor_blink`: False for tests and screenshots (steady renders).
+        `live_frames`: seconds between camera frames on the 目視 screen (None: only on request).
         """
         super().__init__()
         self.session = session
@@ -50,6 +51,7 @@ class DeskApp(App):
         self.picture_mode = picture_mode
         self.watch_reader = watch_reader
         self.cursor_blink = cursor_blink
+        self.live_frames = live_frames
         self.last_view = DeskView()
         self.last_numbers_outcome: Any = None
         self._central_mode = "ok"
@@ -65,14 +67,6 @@ class DeskApp(App):
     @property
     def reception(self) -> ReceptionScreen:
         return next(s for s in self.screen_stack if isinstance(s, ReceptionScreen))
-
-    def on_mount(self) -> None:
-        if self.watch_reader:
-            # Called on the reader's thread: only post, the screen runs the session call in a worker.
-            self.session.ports.transport.watch(
-                lambda: self.reception.post_message(CardPresence(True)),
-                lambda: self.reception.post_message(CardPresence(False)),
-            )
 
     # -- opening screens -------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ from textual.message import Message
 
 from desk.tui.view import DeskView
 
-__all__ = ["SessionChanged", "WorkStarted", "WorkFailed", "CardPresence"]
+__all__ = ["SessionChanged", "WorkFailed", "CardPresence", "FrameCaptured"]
 
 
 class SessionChanged(Message):
@@ -19,14 +19,6 @@ class SessionChanged(Message):
     def __init__(self, view: DeskView) -> None:
         super().__init__()
         self.view = view
-
-
-class WorkStarted(Message):
-    """A blocking session call began; show `label` with a progress indicator."""
-
-    def __init__(self, label: str) -> None:
-        super().__init__()
-        self.label = label
 
 
 class WorkFailed(Message):
@@ -45,3 +37,11 @@ class CardPresence(Message):
     def __init__(self, present: bool) -> None:
         super().__init__()
         self.present = present
+
+
+class FrameCaptured(Message):
+    """A fresh camera frame (a PIL image) for the 目視 screen."""
+
+    def __init__(self, picture: object) -> None:
+        super().__init__()
+        self.picture = picture

@@ -23,7 +23,9 @@ def pane(app) -> str:
 
 
 async def enter_pin(pilot, pin: str) -> None:
-    await pilot.press(*pin, "enter")
+    """Fill the masked field and press Enter (typing each digit is covered once, in test_pin_right)."""
+    pilot.app.screen.query_one("#pin-input", Input).value = pin
+    await pilot.press("enter")
     await settle(pilot)
 
 
@@ -75,7 +77,8 @@ async def test_pin_right_gives_valid_with_consent(make_desk):
         await press_and_settle(pilot, "f3")
         assert pane(desk.app) == "pane-pin"
         assert "残り 3 回" in text(desk.app, "#pin-tries")
-        await enter_pin(pilot, "1234")
+        await pilot.press(*"1234", "enter")
+        await settle(pilot)
         await consent_all(pilot)
         assert_banner(desk.app, 1, "有効", "-valid")
         details = text(desk.app, "#result-details")

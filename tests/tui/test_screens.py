@@ -47,8 +47,8 @@ async def test_statistics_show_the_rate_and_the_prefecture_figure(make_desk):
     desk = make_desk("adult")
     async with desk.app.run_test(size=SIZE) as pilot:
         await press_and_settle(pilot, "f3")
-        await pilot.press(*"1234", "enter")
-        await settle(pilot)
+        desk.app.screen.query_one("#pin-input", Input).value = "1234"
+        await press_and_settle(pilot, "enter")
         await pilot.click("#consent-no")
         await settle(pilot)
         await press_and_settle(pilot, "f8")
@@ -65,8 +65,8 @@ async def test_moushitate_is_prefilled_and_saved(make_desk, tmp_path: Path):
     desk = make_desk("unregistered")
     async with desk.app.run_test(size=SIZE) as pilot:
         await press_and_settle(pilot, "f3")
-        await pilot.press(*"1234", "enter")
-        await settle(pilot)
+        desk.app.screen.query_one("#pin-input", Input).value = "1234"
+        await press_and_settle(pilot, "enter")
         await pilot.click("#consent-no")
         await settle(pilot)
         await press_and_settle(pilot, "f9")
@@ -90,3 +90,39 @@ async def test_command_palette_lists_the_screens(make_desk):
         titles = [c.title for c in desk.app.get_system_commands(desk.app.screen)]
         for title in ("番号で照会", "履歴", "統計", "申立書", "訓練シナリオ", "カードを取り外す（訓練）"):
             assert title in titles
+
+
+async def test_reader_presence_callbacks_drive_the_screen(make_desk):
+    """Real hardware reports the card through the reader's watch callbacks; the simulated reader
+    reports the same way, so the path `desk --reader pcsc` takes is exercised here."""
+    from desk.tui.app import make_app
+
+    desk = make_desk(None)
+    app = make_app(desk.session, None, picture_mode="halfcell", cursor_blink=False, watch_reader=True)
+    transport = desk.controls.transport
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert app.screen.view.state is State.IDLE
+        transport.insert(desk.controls.world.card("adult"))  # fires on_inserted on this thread
+        await settle(pilot)
+        assert app.screen.view.state is State.CHOOSING
+        await press_and_settle(pilot, "f3")
+        transport.remove()
+        await settle(pilot)
+        assert desk.session.reception.state is State.FAILED
+        assert "カードが取り外されました" in str(app.screen.query_one("#result-label", Static).content)
+
+
+async def test_visual_screen_refreshes_the_live_frame(make_desk):
+    from desk.tui.app import make_app
+
+    desk = make_desk("pin-blocked")
+    app = make_app(desk.session, desk.controls, picture_mode="halfcell", cursor_blink=False, live_frames=0.05)
+    frames = []
+    async with app.run_test(size=SIZE) as pilot:
+        await press_and_settle(pilot, "f4")
+        panel = app.screen.query_one("#visual-frame")
+        original = panel.show
+        panel.show = lambda picture: (frames.append(picture), original(picture))
+        await pilot.pause(0.5)
+        assert frames and all(f is not None for f in frames)

@@ -21,9 +21,9 @@ from desk.flow import State
 from desk.models import AuthMethod
 from desk.tui.errors import describe_error
 from desk.tui.screens.common import apply_cursor_setting
-from desk.tui.messages import CardPresence, SessionChanged, WorkFailed
+from desk.tui.messages import CardPresence, FrameCaptured, SessionChanged, WorkFailed
 from desk.tui.screens.error import ErrorModal
-from desk.tui.view import DeskView, take_view
+from desk.tui.view import DeskView, take_view, to_picture
 from desk.tui.widgets.checklist import StepChecklist
 from desk.tui.widgets.consent_panel import ConsentPanel
 from desk.tui.widgets.face_panel import FacePanel
@@ -96,7 +96,39 @@ class ReceptionScreen(Screen):
     def on_mount(self) -> None:
         apply_cursor_setting(self)
         self.query_one("#busy-bar").display = False
-        self.run_call("状態を確認しています…", lambda: None)
+        if self.app.watch_reader:  # type: ignore[attr-defined]
+            # Called on the reader's thread: only post; the session call runs in a worker.
+            self.session.ports.transport.watch(
+                lambda: self.post_message(CardPresence(True)), lambda: self.post_message(CardPresence(False))
+            )
+            self.run_call("カードを確認しています…", self._card_already_there)
+        else:
+            self.run_call("状態を確認しています…", lambda: None)
+        interval = getattr(self.app, "live_frames", None)
+        if interval:
+            self.set_interval(interval, self._live_frame)
+
+    def _card_already_there(self) -> None:
+        # The reader reports changes only; a card lying there at start-up is read now.
+        if self.session.ports.transport.wait_for_card(0):
+            self.session.on_card_inserted()
+
+    def _live_frame(self) -> None:
+        if self.view.state is State.VISUAL and not self.busy:
+            self._frame_call()
+
+    @work(thread=True, exclusive=True, group="frame")
+    def _frame_call(self) -> None:
+        try:
+            picture = to_picture(self.session.capture_frame())
+        except Exception:  # a frame that can't be had just isn't shown; the staff can still compare
+            return
+        if picture is not None:
+            self.post_message(FrameCaptured(picture))
+
+    def on_frame_captured(self, message: FrameCaptured) -> None:
+        if self.view.state is State.VISUAL:
+            self.query_one(VisualPanel).show_frame(message.picture)
 
     # -- running session calls ------------------------------------------------------------
 

@@ -45,6 +45,9 @@ class VisualPanel(Vertical):
         self.query_one("#visual-photo", Picture).show(view.photo)
         self.query_one("#visual-frame", Picture).show(view.frame)
 
+    def show_frame(self, picture: object) -> None:
+        self.query_one("#visual-frame", Picture).show(picture)
+
     def reset(self) -> None:
         """A new patient: nothing from the last one stays on the form."""
         self.query_one("#visual-staff", Input).value = ""
