@@ -24,7 +24,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a ch
 from cryptography.hazmat.primitives import hashes  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import padding  # noqa: E402
 
-from desk.flow import State  # noqa: E402
 from desk.models import AuthMethod, CardProof, CardQuery, NumbersQuery  # noqa: E402
 from desk.session import DeskSession  # noqa: E402
 from reader.errors import ReaderError  # noqa: E402
@@ -47,13 +46,7 @@ class Row:
 
 def drive(session: DeskSession, path: str) -> None:
     r = session.reception
-    session.choose(AuthMethod(path))
-    if r.state is State.PIN:
-        session.enter_pin("1234")
-    elif r.state is State.VISUAL:
-        session.submit_visual("S001", SIM_VISUAL_PASSWORD, True)
-    if r.state is State.CONSENT:
-        session.answer_consent(frozenset())
+    session.confirm_unattended(AuthMethod(path), pin="1234", staff_id="S001", visual_password=SIM_VISUAL_PASSWORD)
     if session.outcome is None or session.outcome.code != 1:
         raise SystemExit(f"{path}: the confirmation did not complete: {r.state} {r.message}")
 

@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from desk.models import AuthMethod
+from reader.errors import StaffFacingError
 
 __all__ = ["AttestationError", "ReaderAttestor", "attestation_message", "verify_attestation"]
 
@@ -31,17 +32,8 @@ _DOMAIN = b"madoguchi reader attestation v1"
 _ATTESTABLE = (AuthMethod.FACE, AuthMethod.VISUAL, AuthMethod.PIN)
 
 
-class AttestationError(Exception):
+class AttestationError(StaffFacingError):
     title = "カードリーダーの本人確認結果を作成できません"
-
-    def __init__(self, msg: str, title: str | None = None) -> None:
-        super().__init__(msg)
-        if title is not None:
-            self.title = title
-
-    @property
-    def msg(self) -> str:
-        return str(self.args[0]) if self.args else ""
 
 
 def _field(data: bytes) -> bytes:

@@ -29,6 +29,7 @@ from enum import Enum
 from typing import Protocol, runtime_checkable
 
 from desk.models import Consent, ConsentItem, EligibilityReply, FailureName, NumbersQuery, CardQuery
+from reader.errors import StaffFacingError
 
 __all__ = [
     "CentralSystem",
@@ -68,20 +69,11 @@ class CentralSystem(Protocol):
         ...
 
 
-class CentralError(Exception):
+class CentralError(StaffFacingError):
     """Base of every error from the central system. `code` is stable and goes into journals and result files."""
 
     title = "オンライン資格確認等システムのエラー"
     code = "central_error"
-
-    def __init__(self, msg: str, title: str | None = None) -> None:
-        super().__init__(msg)
-        if title is not None:
-            self.title = title
-
-    @property
-    def msg(self) -> str:
-        return str(self.args[0]) if self.args else ""
 
     @property
     def failure_name(self) -> FailureName:

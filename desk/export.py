@@ -42,6 +42,7 @@ from desk.models import (
     QualificationRecord,
     Validity,
 )
+from reader.errors import StaffFacingError
 
 __all__ = [
     "ExportError",
@@ -110,17 +111,8 @@ _ECHO_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
 _BAD_XML_CHARS = re.compile("[\x00-\x08\x0b-\x1f\x7f\ufffe\uffff\ud800-\udfff]")
 
 
-class ExportError(Exception):
+class ExportError(StaffFacingError):
     title = "資格確認結果ファイルを書き出せません"
-
-    def __init__(self, msg: str, title: str | None = None) -> None:
-        super().__init__(msg)
-        if title is not None:
-            self.title = title
-
-    @property
-    def msg(self) -> str:
-        return str(self.args[0]) if self.args else ""
 
 
 class ResultFileError(ExportError):

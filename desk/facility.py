@@ -28,6 +28,7 @@ from desk.atomicfile import write_text_atomic
 from desk.journal import VISUAL_LOCK_THRESHOLD, Journal, VisualLockState
 from desk.models import FacilityType, Model
 from desk.seed_stats import normalize_prefecture
+from reader.errors import StaffFacingError
 
 __all__ = [
     "CONFIG_ENV",
@@ -59,19 +60,10 @@ SCRYPT_DKLEN = 32
 _SCRYPT_MAXMEM = 64 * 1024 * 1024
 
 
-class FacilityError(Exception):
+class FacilityError(StaffFacingError):
     """Configuration missing, unreadable or invalid, or a password that does not meet the rules."""
 
     title = "施設設定のエラー"
-
-    def __init__(self, msg: str, title: str | None = None) -> None:
-        super().__init__(msg)
-        if title is not None:
-            self.title = title
-
-    @property
-    def msg(self) -> str:
-        return str(self.args[0]) if self.args else ""
 
 
 class FacilityCategory(str, Enum):

@@ -31,6 +31,7 @@ from typing import Any
 from pydantic import Field, model_validator
 
 from desk.models import AuthMethod, Channel, FacilityType, FailureName, Model, Validity
+from reader.errors import StaffFacingError
 
 __all__ = [
     "JST",
@@ -61,19 +62,10 @@ _FORBIDDEN_PAYLOAD_KEYS = frozenset(
 )
 
 
-class JournalError(Exception):
+class JournalError(StaffFacingError):
     """The journal could not be opened, read or written. Nothing was half-written."""
 
     title = "受付記録のエラー"
-
-    def __init__(self, msg: str, title: str | None = None) -> None:
-        super().__init__(msg)
-        if title is not None:
-            self.title = title
-
-    @property
-    def msg(self) -> str:
-        return str(self.args[0]) if self.args else ""
 
 
 class ConfirmationRecord(Model):

@@ -23,6 +23,7 @@ from pydantic import Field
 from desk.atomicfile import write_text_atomic
 from desk.models import Model
 from reader.models import BasicFour
+from reader.errors import StaffFacingError
 
 __all__ = [
     "InsuranceKind",
@@ -63,19 +64,10 @@ CHECKED = "☑"
 UNCHECKED = "☐"
 
 
-class MoushitateError(Exception):
+class MoushitateError(StaffFacingError):
     """The 申立書 could not be produced or written."""
 
     title = "被保険者資格申立書を作成できません"
-
-    def __init__(self, msg: str, title: str | None = None) -> None:
-        super().__init__(msg)
-        if title is not None:
-            self.title = title
-
-    @property
-    def msg(self) -> str:
-        return str(self.args[0]) if self.args else ""
 
 
 class InsuranceKind(str, Enum):

@@ -120,6 +120,28 @@ class DeskSession:
         with self._lock:
             self._dispatch(flow.ConsentAnswered(frozenset(items)))
 
+    def confirm_unattended(
+        self,
+        method: AuthMethod,
+        *,
+        pin: str | None = None,
+        staff_id: str = "",
+        visual_password: str | None = None,
+        consent: frozenset[ConsentItem] = frozenset(),
+    ) -> None:
+        """Take a card that was just read through one method to the end, answering every question
+        the screen would ask with these values (`desk check`, benchmarks, tests)."""
+        r = self.reception
+        if r.state is not State.CHOOSING:
+            return
+        self.choose(method)
+        if r.state is State.PIN and pin is not None:
+            self.enter_pin(pin)
+        elif r.state is State.VISUAL and visual_password is not None:
+            self.submit_visual(staff_id, visual_password, True)
+        if r.state is State.CONSENT:
+            self.answer_consent(consent)
+
     def next_patient(self) -> None:
         with self._lock:
             if self.reception.state is not State.IDLE:

@@ -34,6 +34,7 @@ from pydantic import Field
 from desk.journal import Journal
 from desk.models import Channel, Model
 from desk.seed_stats import CATEGORIES, normalize_prefecture, seed_usage_rates
+from reader.errors import StaffFacingError
 
 __all__ = [
     "FEE_SCHEDULES",
@@ -74,17 +75,8 @@ _CATEGORY_LABEL = {"medical_clinic": "医科診療所", "hospital": "病院", "d
 YearMonth = tuple[int, int]
 
 
-class StatsError(Exception):
+class StatsError(StaffFacingError):
     title = "利用率を計算できません"
-
-    def __init__(self, msg: str, title: str | None = None) -> None:
-        super().__init__(msg)
-        if title is not None:
-            self.title = title
-
-    @property
-    def msg(self) -> str:
-        return str(self.args[0]) if self.args else ""
 
 
 class TierRule(Model):

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 __all__ = [
+    "StaffFacingError",
     "ReaderError",
     "NoReader",
     "ReaderGone",
@@ -26,8 +27,14 @@ __all__ = [
 ]
 
 
-class ReaderError(Exception):
-    title = "カードリーダーのエラー"
+class StaffFacingError(Exception):
+    """Base of every error the terminal shows to staff: a Japanese title and what to do next.
+
+    The whole project's errors (reader, central system, journal, facility …) derive from it, so
+    the screen can show any of them the same way.
+    """
+
+    title = "エラー"
 
     def __init__(self, msg: str, title: str | None = None) -> None:
         super().__init__(msg)
@@ -37,6 +44,10 @@ class ReaderError(Exception):
     @property
     def msg(self) -> str:
         return str(self.args[0]) if self.args else ""
+
+
+class ReaderError(StaffFacingError):
+    title = "カードリーダーのエラー"
 
 
 class NoReader(ReaderError):

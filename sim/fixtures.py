@@ -12,6 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from reader.errors import StaffFacingError
+
 __all__ = [
     "FIXTURES_DIR",
     "CARDS_DIR",
@@ -30,7 +32,7 @@ FACES_DIR = FIXTURES_DIR / "faces"
 REFERENCE_DATE = dt.date(2026, 12, 1)
 
 
-class FixtureError(Exception):
+class FixtureError(StaffFacingError):
     """A fixture file is missing or malformed; the message names the file and the field."""
 
     title = "テスト用データの読み込みエラー"

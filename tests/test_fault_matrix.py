@@ -33,16 +33,7 @@ PATHS = ("pin", "face", "visual")
 
 def _drive(session: DeskSession, path: str) -> None:
     """Do at the desk what the receptionist does for this path."""
-    r = session.reception
-    if r.state is not State.CHOOSING:
-        return
-    session.choose(AuthMethod(path))
-    if r.state is State.PIN:
-        session.enter_pin("1234")
-    elif r.state is State.VISUAL:
-        session.submit_visual("S001", SIM_VISUAL_PASSWORD, True)
-    if r.state is State.CONSENT:
-        session.answer_consent(frozenset())
+    session.confirm_unattended(AuthMethod(path), pin="1234", staff_id="S001", visual_password=SIM_VISUAL_PASSWORD)
 
 
 def _new(tmp_path, path: str, card: str | None = None) -> tuple[DeskSession, SimControls]:

@@ -141,3 +141,26 @@ def test_virtual_card_always_answers_with_a_status_word(fuzz_card, sequence):
         assert len(response) >= 2
         sw1 = response[-2]
         assert sw1 in (0x90, 0x61, 0x62, 0x63, 0x64, 0x65, 0x67, 0x68, 0x69, 0x6A, 0x6B, 0x6C, 0x6D, 0x6E, 0x6F)
+
+
+@FUZZ
+@given(st.one_of(st.binary(max_size=600), st.text(max_size=300).map(lambda t: f"<XmlMsg>{t}</XmlMsg>".encode())))
+def test_result_file_readers_raise_only_result_file_error(raw):
+    from desk.export import ResultFileError, reply_from_json, reply_from_xml
+
+    for parse in (reply_from_xml, reply_from_json):
+        try:
+            parse(raw)
+        except ResultFileError:
+            pass
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.binary(max_size=400))
+def test_population_loader_reports_a_fixture_error(tmp_path_factory, raw):
+    from sim.population import load_population
+
+    path = tmp_path_factory.mktemp("pop") / "population.json"
+    path.write_bytes(raw)
+    with pytest.raises(FixtureError):
+        load_population(path)

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from desk.cli import main
-from desk.flow import State
 from desk.models import AuthMethod, NumbersQuery
 from reader.trace import TRAFFIC, TracingTransport, forbidden_selections
 from sim.card import _fake_my_number
@@ -55,12 +54,7 @@ def _every_path(sim_base: Path) -> list[TracingTransport]:
         session.ports.transport = traced
         traces.append(traced)
         controls.place("adult")
-        session.choose(AuthMethod(path))
-        if session.reception.state is State.PIN:
-            session.enter_pin(PIN)
-        elif session.reception.state is State.VISUAL:
-            session.submit_visual("S001", SIM_VISUAL_PASSWORD, True)
-        session.answer_consent(frozenset())
+        session.confirm_unattended(AuthMethod(path), pin=PIN, staff_id="S001", visual_password=SIM_VISUAL_PASSWORD)
         assert session.outcome is not None and session.outcome.code == 1, path
         # a wrong PIN, the blocked card, 目視 with a wrong password
         controls.place("pin-one-try")
@@ -74,13 +68,7 @@ def _every_path(sim_base: Path) -> list[TracingTransport]:
         # the central system down, then the queued re-run, then a numbers query
         controls.central.faults = CentralFaults(outage=True)
         controls.place("adult")
-        session.choose(AuthMethod(path))
-        if session.reception.state is State.PIN:
-            session.enter_pin(PIN)
-        elif session.reception.state is State.VISUAL:
-            session.submit_visual("S001", SIM_VISUAL_PASSWORD, True)
-        if session.reception.state is State.CONSENT:
-            session.answer_consent(frozenset())
+        session.confirm_unattended(AuthMethod(path), pin=PIN, staff_id="S001", visual_password=SIM_VISUAL_PASSWORD)
         controls.central.faults = CentralFaults()
         assert [o.code for o in session.retry_outage_queue()] == [1]
         holder = load_card_fixture("adult").holder

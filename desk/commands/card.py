@@ -60,6 +60,9 @@ def cmd_info(args: argparse.Namespace) -> int:
         finally:
             transport.close()
     except (ReaderError, FixtureError) as exc:
+        if args.json:  # scripts get the refusal as JSON too (e.g. a card that is not a My Number card)
+            error = {"type": type(exc).__name__, "title": exc.title, "message": str(exc)}
+            print(json.dumps({"reader": args.reader, "error": error}, ensure_ascii=False, indent=2))
         return _fail(exc)
     cert = info.certificate
     if args.json:

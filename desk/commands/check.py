@@ -37,7 +37,6 @@ def _usage(message: str) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from desk.flow import State
     from desk.models import AuthMethod, ConsentItem, FailureName
     from desk.outcome import build_outcome
     from sim.fixtures import REFERENCE_DATE, FixtureError, load_card_fixture
@@ -66,14 +65,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         return _usage(str(exc))
 
     r = session.reception
-    if r.state is State.CHOOSING:
-        session.choose(method)
-        if r.state is State.PIN:
-            session.enter_pin(args.pin)
-        elif r.state is State.VISUAL:
-            session.submit_visual(args.staff, args.visual_password, True)
-        if r.state is State.CONSENT:
-            session.answer_consent(consent)
+    session.confirm_unattended(method, pin=args.pin, staff_id=args.staff, visual_password=args.visual_password, consent=consent)
     outcome = session.outcome
     if outcome is None:  # authentication did not succeed; the flow waits for another try
         if method is AuthMethod.PIN and r.pin_tries_left == 0:
