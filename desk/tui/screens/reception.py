@@ -97,10 +97,13 @@ class ReceptionScreen(Screen):
         apply_cursor_setting(self)
         self.query_one("#busy-bar").display = False
         if self.app.watch_reader:  # type: ignore[attr-defined]
-            # Called on the reader's thread: only post; the session call runs in a worker.
-            self.session.ports.transport.watch(
-                lambda: self.post_message(CardPresence(True)), lambda: self.post_message(CardPresence(False))
-            )
+            try:
+                # Called on the reader's thread: only post; the session call runs in a worker.
+                self.session.ports.transport.watch(
+                    lambda: self.post_message(CardPresence(True)), lambda: self.post_message(CardPresence(False))
+                )
+            except Exception as exc:  # no pcscd, no pyscard…: say so, the numbers query still works
+                self.post_message(WorkFailed(*describe_error(exc)))
             self.run_call("カードを確認しています…", self._card_already_there)
         else:
             self.run_call("状態を確認しています…", lambda: None)

@@ -12,8 +12,11 @@ from typing import Any
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
-from textual_image.widget import HalfcellImage, get_cell_size
-from textual_image.widget import Image as AutoImage
+try:
+    from textual_image.widget import HalfcellImage, get_cell_size
+    from textual_image.widget import Image as AutoImage
+except Exception:  # noqa: BLE001 - it queries the terminal on import; a terminal of size 0 breaks it
+    HalfcellImage = AutoImage = None  # type: ignore[assignment,misc]
 
 __all__ = ["Picture"]
 
@@ -33,12 +36,15 @@ class Picture(Vertical):
 
     def compose(self) -> ComposeResult:
         image_class = HalfcellImage if getattr(self.app, "picture_mode", "auto") == "halfcell" else AutoImage
-        yield image_class(None, classes="picture-image")
-        yield Static("（画像なし）", classes="picture-empty")
+        if image_class is not None:
+            yield image_class(None, classes="picture-image")
+        yield Static("（画像なし）" if image_class is not None else "（この端末では画像を表示できません）", classes="picture-empty")
         yield Static(self._caption, classes="picture-caption")
 
     def show(self, image: Any) -> None:
         """`image`: a PIL image (see desk.tui.view.to_picture) or None."""
+        if not self.query(".picture-image"):
+            return
         widget = self.query_one(".picture-image")
         if image is not None:
             # A fixed box with the picture's own aspect: textual-image stretches to whatever box it gets.
