@@ -48,9 +48,11 @@ class Picture(Vertical):
         widget = self.query_one(".picture-image")
         if image is not None:
             # A fixed box with the picture's own aspect: textual-image stretches to whatever box it gets.
-            cell = get_cell_size()
+            # Half-blocks: assume the usual 1:2 cell so the size is the same in every terminal (and
+            # so in every snapshot); graphics protocols: the terminal's real cell size.
+            cell_w, cell_h = (1, 2) if getattr(self.app, "picture_mode", "auto") == "halfcell" else get_cell_size()
             widget.styles.height = self._rows
-            widget.styles.width = max(1, round(self._rows * cell.height * image.width / image.height / cell.width))
+            widget.styles.width = max(1, round(self._rows * cell_h * image.width / image.height / cell_w))
         widget.image = image  # type: ignore[attr-defined]
         widget.display = image is not None
         self.query_one(".picture-empty").display = image is None
