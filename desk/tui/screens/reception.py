@@ -117,10 +117,11 @@ class ReceptionScreen(Screen):
             self.session.on_card_inserted()
 
     def _live_frame(self) -> None:
-        if self.view.state is State.VISUAL and not self.busy:
+        frame_pending = any(w.group == "frame" and w.is_running for w in self.workers)
+        if self.view.state is State.VISUAL and not self.busy and not frame_pending:
             self._frame_call()
 
-    @work(thread=True, exclusive=True, group="frame")
+    @work(thread=True, group="frame")
     def _frame_call(self) -> None:
         try:
             picture = to_picture(self.session.capture_frame())
