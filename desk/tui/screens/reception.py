@@ -15,7 +15,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import ContentSwitcher, Footer, ProgressBar, Static
+from textual.widgets import ContentSwitcher, ProgressBar, Static
 
 from desk.flow import State
 from desk.models import AuthMethod
@@ -27,6 +27,7 @@ from desk.tui.view import DeskView, take_view, to_picture
 from desk.tui.widgets.checklist import StepChecklist
 from desk.tui.widgets.consent_panel import ConsentPanel
 from desk.tui.widgets.face_panel import FacePanel
+from desk.tui.widgets.key_footer import KeyFooter
 from desk.tui.widgets.method_picker import MethodPicker
 from desk.tui.widgets.pin_pad import PinPad
 from desk.tui.widgets.result_banner import ResultBanner
@@ -91,7 +92,7 @@ class ReceptionScreen(Screen):
         with Horizontal(id="busy-bar"):
             yield Static("", id="busy-label")
             yield ProgressBar(total=None, show_eta=False, show_percentage=False, id="busy-progress")
-        yield Footer(compact=True)
+        yield KeyFooter(compact=True)
 
     def on_mount(self) -> None:
         apply_cursor_setting(self)
@@ -245,7 +246,14 @@ class ReceptionScreen(Screen):
             return
         self.query_one(VisualPanel).reset()
         self.query_one(ConsentPanel).reset()
-        self.run_call("次の患者の準備をしています…", self.session.next_patient)
+
+        def next_patient() -> None:
+            self.session.next_patient()
+            from desk.tui.app import settle_heap  # the app module imports this one
+
+            settle_heap()  # what the last patient left behind, so it isn't walked mid-confirmation
+
+        self.run_call("次の患者の準備をしています…", next_patient)
 
     # -- drawing a view -------------------------------------------------------------------
 
