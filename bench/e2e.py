@@ -177,7 +177,7 @@ async def _tui_confirmation(base: Path, path: str) -> tuple[float, float]:
     from desk.tui.app import make_app
 
     session, controls = make_sim_session("adult", base_dir=base, with_camera=path == "face")
-    app = make_app(session, controls, picture_mode="halfcell", cursor_blink=False)
+    app = make_app(session, controls, picture_mode="halfcell", cursor_blink=False, face_process=True)  # as the CLI runs it
     loop = asyncio.get_running_loop()
     gaps: list[float] = []
     done = asyncio.Event()

@@ -47,7 +47,7 @@ def run_tui(args: argparse.Namespace) -> int:
 
     from desk.tui.app import make_app
 
-    make_app(session, controls, watch_reader=watch, live_frames=1.0).run()
+    make_app(session, controls, watch_reader=watch, live_frames=1.0, face_process=True).run()
     return 0
 
 

@@ -36,6 +36,7 @@ class DeskApp(App):
         watch_reader: bool = False,
         cursor_blink: bool = True,
         live_frames: float | None = None,
+        face_process: bool = False,
     ) -> None:
         """`session`: a desk.session.DeskSession. `controls`: sim.session.SimControls in training mode.
 
@@ -45,6 +46,10 @@ class DeskApp(App):
         in training mode the scenario picker places and removes cards instead.
         `cursor_blink`: False for tests and screenshots (steady renders).
         `live_frames`: seconds between camera frames on the 目視 screen (None: only on request).
+        `face_process`: match faces in a child process (reader.face_process), started and its
+        models loaded when the app mounts, stopped when it exits. dlib holds the GIL, so matching
+        in a worker thread freezes the screen for as long as it runs; the CLI turns this on, tests
+        keep the in-process matcher (no child per test).
         """
         super().__init__()
         self.session = session
@@ -57,13 +62,33 @@ class DeskApp(App):
         self.last_numbers_outcome: Any = None
         self._central_mode = "ok"
         self._camera_scenario: str | None = getattr(controls, "camera_scenario", None)
+        self._face_child: Any = None
+        ports = getattr(session, "ports", None)
+        if face_process and getattr(ports, "matcher", None) is not None:
+            from reader.face_process import ProcessFaceMatcher
+
+            if not isinstance(ports.matcher, ProcessFaceMatcher):
+                ports.matcher = ProcessFaceMatcher.like(ports.matcher)
+            self._face_child = ports.matcher
 
     @property
     def training(self) -> bool:
         return self.controls is not None
 
+    def on_mount(self) -> None:
+        if self._face_child is not None:
+            self.run_worker(self._start_face_child, thread=True, group="face-engine")
+
+    def _start_face_child(self) -> None:
+        # Loads dlib's models in the child meanwhile; a face match asked for sooner waits behind it.
+        self._face_child.prepare(wait=False)
+
     def on_ready(self) -> None:
         settle_heap()
+
+    def on_unmount(self) -> None:
+        if self._face_child is not None:
+            self._face_child.close()
 
     def get_default_screen(self) -> Screen:
         return ReceptionScreen()

@@ -297,3 +297,21 @@ async def test_an_error_shows_its_title_and_what_to_do(make_desk, monkeypatch):
         assert "次にすること" in text(desk.app, "#error-hint")
         await press_and_settle(pilot, "enter")
         assert isinstance(desk.app.screen, ReceptionScreen)
+
+
+@pytest.mark.face
+async def test_face_matched_in_a_child_process_that_stops_with_the_app(make_desk):
+    from desk.tui.app import make_app
+    from reader.face_process import ProcessFaceMatcher
+
+    desk = make_desk("adult", camera_scenario="holder")
+    app = make_app(desk.session, desk.controls, picture_mode="halfcell", cursor_blink=False, face_process=True)
+    matcher = desk.session.ports.matcher
+    assert isinstance(matcher, ProcessFaceMatcher)
+    async with app.run_test(size=SIZE) as pilot:
+        await press_and_settle(pilot, "f2")
+        assert pane(app) == "pane-consent"
+        assert desk.session.last_face.accepted
+        children = list(matcher._pool._processes.values())
+        assert children and all(child.is_alive() for child in children)
+    assert not any(child.is_alive() for child in children)
