@@ -116,7 +116,6 @@ class FaceAttempted:
     failures: int  # consecutive failures for this card after this attempt
     message: str
     distance: float | None = None
-    proof: CardProof | None = None
 
 
 @dataclass(frozen=True)
@@ -339,7 +338,7 @@ class Reception:
     def _face_attempted(self, event: FaceAttempted) -> list[Effect]:
         self.face_failures = event.failures
         self.message = event.message
-        if event.accepted and event.proof is not None:
+        if event.accepted:
             self.state = State.AUTHENTICATING
             return []  # the session follows with Authenticated once it has the nonce
         self.state = State.CHOOSING

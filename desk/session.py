@@ -363,11 +363,8 @@ class DeskSession:
             raise
         except ReaderError as exc:  # the reader or pcscd went away, or the card answered nonsense
             return [flow.CardReadFailed(FailureName.CARD_ERROR, f"{exc.title}: {exc}")]
-        self.reception.pin_tries_left = self._card_tries_after_success()
+        self.reception.pin_tries_left = 3  # a successful VERIFY resets the card's counter
         return [flow.Authenticated(CardProof(method=AuthMethod.PIN, signature=signature), nonce)]
-
-    def _card_tries_after_success(self) -> int:
-        return 3  # a successful VERIFY resets the counter
 
     def _card_photo(self) -> bytes | None:
         if self.photo is None and self._card is not None:
@@ -406,11 +403,12 @@ class DeskSession:
         failures = state.consecutive_failures if state is not None else (0 if result.accepted else failures + 1)
         if not result.accepted:
             return [flow.FaceAttempted(False, failures, result.message, result.distance)]
+        accepted = flow.FaceAttempted(True, failures, result.message, result.distance)
         nonce = self._nonce()
         if isinstance(nonce, flow.CentralFailed):
-            return [flow.FaceAttempted(True, failures, result.message, result.distance, _PLACEHOLDER_PROOF), nonce]
+            return [accepted, nonce]
         proof = CardProof(method=AuthMethod.FACE, attestation=self._attest(nonce, AuthMethod.FACE, None))
-        return [flow.FaceAttempted(True, failures, result.message, result.distance, proof), flow.Authenticated(proof, nonce)]
+        return [accepted, flow.Authenticated(proof, nonce)]
 
     def _attest(self, nonce: bytes, method: AuthMethod, staff_id: str | None) -> bytes:
         assert self.info is not None
@@ -520,8 +518,3 @@ class DeskSession:
                 failure=r.failure, message=r.message, method=r.method, today=today, basic_four=basic,
                 certificate_not_after=self.info.certificate.expiry_date if self.info else None,
             )
-
-
-# Face accepted but the nonce could not be fetched: the flow needs a proof object to move on,
-# and the CentralFailed that follows ends the attempt before it is ever sent.
-_PLACEHOLDER_PROOF = CardProof(method=AuthMethod.FACE)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives import hashes
@@ -70,12 +69,12 @@ def _fake_my_number(serial: int) -> bytes:
 class VirtualCard:
     """One card built from a fixture. Thread-safe: pcscd may poll while an APDU is answered."""
 
-    def __init__(self, fixture: CardFixture, ca: SimJpkiCa | None = None, state: CardStateStore | None = None) -> None:
+    def __init__(self, fixture: CardFixture, ca: SimJpkiCa, state: CardStateStore | None = None) -> None:
         self.fixture = fixture
         self.atr = bytes.fromhex(fixture.atr)
         self.state = state if state is not None else CardStateStore(None)
         self.card_id = f"{fixture.name}-{fixture.certificate.serial}"
-        self._ca = ca or SimJpkiCa()
+        self._ca = ca
         self._lock = threading.RLock()
         self._apps = self._build()
         self._pins_by_key = {f.key: f for app in self._apps.values() for f in app.files.values() if isinstance(f, _Pin)}
@@ -389,7 +388,3 @@ class SimTransport:
     def close(self) -> None:
         self._inserted.clear()
         self._removed.clear()
-
-
-def make_card_factory(ca: SimJpkiCa, state: CardStateStore) -> Callable[[CardFixture], VirtualCard]:
-    return lambda fixture: VirtualCard(fixture, ca, state)

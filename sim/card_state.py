@@ -8,15 +8,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-__all__ = ["CardStateStore", "default_state_dir"]
-
-
-def default_state_dir() -> Path:
-    base = os.environ.get("MADOGUCHI_SIM_DIR")
-    if base:
-        return Path(base) / "cards"
-    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(state) / "madoguchi" / "sim-cards"
+__all__ = ["CardStateStore"]
 
 
 class CardStateStore:

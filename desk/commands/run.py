@@ -54,7 +54,9 @@ def run_tui(args: argparse.Namespace) -> int:
 def _sim_session(card: str | None, camera: str | None):
     from sim.session import make_sim_session
 
-    return make_sim_session(card or None, camera_scenario=camera or "holder", today=None)
+    # Training runs on the fixtures' reference date, so every fixture card shows its case
+    # (cert-expired-4m past its grace, cert-expiring-6w with its renewal alert …).
+    return make_sim_session(card or None, camera_scenario=camera or "holder")
 
 
 def _hardware_session(reader: str | None, camera: str | None):

@@ -1,13 +1,12 @@
 """The reception screen on a complete simulated desk, one fresh world per test.
 
-Each test gets its own sim directory (card counters, journal, central system, facility), sharing
-only the RSA keys through the same cache as tests/conftest.py. Apps draw pictures with half-blocks
+Each test gets its own sim directory (tests/conftest.py `sim_base`: card counters, journal, central
+system, facility), sharing only the RSA keys through the key cache. Apps draw pictures with half-blocks
 so that snapshots don't depend on the terminal.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,16 +24,6 @@ class Desk:
     app: Any
     session: Any
     controls: Any
-
-
-@pytest.fixture
-def sim_base(tmp_path: Path) -> Path:
-    base = tmp_path / "sim"
-    base.mkdir()
-    cache = Path(os.environ.get("MADOGUCHI_TEST_KEY_CACHE", Path.home() / ".cache" / "madoguchi" / "test-keys"))
-    cache.mkdir(parents=True, exist_ok=True)
-    (base / "keys").symlink_to(cache, target_is_directory=True)
-    return base
 
 
 @pytest.fixture
