@@ -83,6 +83,8 @@ class DeskSession:
         self.last_face: Any = None
         self.outcome: Outcome | None = None
         self.info: CardInfo | None = None
+        # 照合番号B typed by staff from the card front, where no reader camera reads it (real PC/SC)
+        self.card_front: str | None = None
         self._card: MynaCard | None = None
         self._template: Any = None
         self._last_proof: CardProof | None = None
@@ -97,12 +99,28 @@ class DeskSession:
     def on_card_inserted(self) -> None:
         with self._lock:
             self.photo = self.last_frame = self.last_face = self.outcome = None
-            self.info = self._card = self._template = self._last_proof = None
+            self.info = self._card = self._template = self._last_proof = self.card_front = None
             self._dispatch(flow.CardInserted())
 
     def on_card_removed(self) -> None:
         with self._lock:
             self._dispatch(flow.CardPulled())
+
+    @property
+    def needs_card_front(self) -> bool:
+        """The face photo can only be read once staff type 照合番号B from the card front."""
+        return self.info is not None and self.photo is None and not self.card_front and not self.ports.check_b()
+
+    def set_card_front(self, check_b: str) -> None:
+        """照合番号B as printed on the card front: birth date YYMMDD + expiry year YYYY + security code."""
+        value = "".join(check_b.split())
+        if len(value) != 14 or not value.isdigit():
+            raise InvalidInput(
+                "照合番号Bは数字14桁です：券面の生年月日（西暦の下2桁・月・日の6桁）、有効期限の年（4桁）、"
+                "セキュリティコード（4桁）の順に入力してください。"
+            )
+        with self._lock:
+            self.card_front = value
 
     def choose(self, method: AuthMethod) -> None:
         with self._lock:
@@ -370,9 +388,18 @@ class DeskSession:
         if self.photo is None and self._card is not None:
             if not self.ports.transport.wait_for_card(0):
                 raise CardRemoved("カードが取り外されました。もう一度カードを置いてください。")
-            check_b = self.ports.check_b()
+            check_b = self.ports.check_b() or self.card_front
             if check_b:
-                self.photo = self._card.read_face_photo(check_b)
+                try:
+                    self.photo = self._card.read_face_photo(check_b)
+                except WrongPin as exc:
+                    typed, self.card_front = self.card_front, None
+                    if not typed:
+                        raise
+                    raise InvalidInput(
+                        f"照合番号Bがカードと合いません（残り{exc.tries_left}回）。券面の生年月日・有効期限の年・"
+                        "セキュリティコードを確かめて入力し直してください。"
+                    ) from exc
         return self.photo
 
     def _match_face(self, _: flow.MatchFace) -> list[object]:

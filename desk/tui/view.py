@@ -54,6 +54,7 @@ class DeskView:
     face_message: str = ""
     outcome: Any = None  # desk.outcome.Outcome
     status: StatusView = field(default_factory=StatusView)
+    needs_card_front: bool = False  # staff must type 照合番号B before face auth (no reader camera)
 
 
 def to_picture(data: Any) -> Any:
@@ -84,6 +85,8 @@ def _methods(session: Any, camera_ok: bool) -> tuple[MethodOption, ...]:
         face_reason = f"{FACE_LOCK_AFTER}回続けて失敗したためロック中（解除は市区町村窓口）"
     elif not camera_ok:
         face_reason = "カメラが使えません"
+    elif session.needs_card_front:
+        face_reason = "カード券面の照合番号Bを入力すると使えます"
     if r.pin_tries_left is None:
         pin_reason = "暗証番号なしのカード（顔認証マイナンバーカード）"
     elif r.pin_tries_left <= 0:
@@ -124,4 +127,5 @@ def take_view(session: Any, *, with_pictures: bool = True) -> DeskView:
         face_message=getattr(face, "message", "") or "",
         outcome=session.outcome,
         status=status,
+        needs_card_front=in_card_states and session.needs_card_front,
     )

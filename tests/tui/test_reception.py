@@ -150,6 +150,34 @@ async def test_face_right(make_desk):
 
 
 @pytest.mark.face
+async def test_card_front_typed_by_staff_where_the_reader_has_no_card_camera(make_desk):
+    """A plain PC/SC reader can't read 照合番号B off the card front: staff type it, then face auth works."""
+    desk = make_desk(None, camera_scenario="holder")
+    desk.session.ports.check_b = lambda: None  # as with a real reader: no card-front source
+    desk.controls.place("adult")
+    async with desk.app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert desk.app.screen.query_one("#method-face", Button).disabled
+        assert "照合番号B" in text(desk.app, "#method-face-reason")
+        field = desk.app.screen.query_one("#card-front", Input)
+        assert field.display
+        field.value = "1234"
+        field.focus()
+        await press_and_settle(pilot, "enter")
+        assert isinstance(desk.app.screen, ErrorModal)  # 14 digits, with what they are made of
+        await press_and_settle(pilot, "escape")
+        field = desk.app.screen.query_one("#card-front", Input)
+        field.value = desk.controls.transport.card.fixture.check_b
+        field.focus()
+        await press_and_settle(pilot, "enter")
+        assert not desk.app.screen.query_one("#method-face", Button).disabled
+        assert not desk.app.screen.query_one("#card-front", Input).display
+        await press_and_settle(pilot, "f2")
+        assert desk.session.last_face.accepted and desk.session.photo is not None
+        assert pane(desk.app) == "pane-consent"
+
+
+@pytest.mark.face
 async def test_face_failing_ten_times_locks_face(make_desk):
     desk = make_desk("adult", camera_scenario="other")
     fingerprint = desk.session.reception.certificate_fingerprint

@@ -195,6 +195,10 @@ class ReceptionScreen(Screen):
 
     # -- messages from widgets ------------------------------------------------------------
 
+    def on_method_picker_card_front_entered(self, message: MethodPicker.CardFrontEntered) -> None:
+        check_b = message.check_b
+        self.run_call("照合番号Bを確認しています…", lambda: self.session.set_card_front(check_b))
+
     def on_method_picker_chosen(self, message: MethodPicker.Chosen) -> None:
         self.action_choose(message.method.value)
 
@@ -260,7 +264,9 @@ class ReceptionScreen(Screen):
     def _show(self, view: DeskView) -> None:
         self.query_one(StatusBar).show(view.status, training=self.app.training)  # type: ignore[attr-defined]
         self.query_one("#card-state", Static).update(self._card_text(view))
-        self.query_one(MethodPicker).show(view.methods, active=view.state in _CHOOSABLE)
+        self.query_one(MethodPicker).show(
+            view.methods, active=view.state in _CHOOSABLE, needs_card_front=view.needs_card_front and view.state in _CHOOSABLE
+        )
         pane = self._pane(view)
         message = self.query_one("#message", Static)
         message.update(view.message)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.message import Message
-from textual.widgets import Button, Static
+from textual.widgets import Button, Input, Static
 
 from desk.models import AuthMethod
 from desk.tui.view import MethodOption
@@ -21,14 +21,28 @@ class MethodPicker(Vertical):
             super().__init__()
             self.method = method
 
+    class CardFrontEntered(Message):
+        """Staff typed 照合番号B from the card front (a reader without its own card camera)."""
+
+        def __init__(self, check_b: str) -> None:
+            super().__init__()
+            self.check_b = check_b
+
     def compose(self) -> ComposeResult:
         yield Static("本人確認の方法", classes="panel-title")
         for method, key in METHOD_KEYS.items():
             yield Button(f"{key} {method.label}", id=f"method-{method.value}", classes="method", disabled=True)
             yield Static("", id=f"method-{method.value}-reason", classes="method-reason")
+        card_front = Input(
+            placeholder="照合番号B（生年月日6桁＋有効期限の年4桁＋セキュリティコード4桁）",
+            password=True, max_length=16, restrict=r"[0-9 ]*", id="card-front",
+        )
+        card_front.display = False
+        yield card_front
 
-    def show(self, options: tuple[MethodOption, ...], *, active: bool) -> None:
+    def show(self, options: tuple[MethodOption, ...], *, active: bool, needs_card_front: bool = False) -> None:
         """`active`: the flow accepts a choice now (card read, no call running)."""
+        self.query_one("#card-front", Input).display = needs_card_front
         by_method = {o.method: o for o in options}
         for method in METHOD_KEYS:
             option = by_method.get(method)
@@ -38,6 +52,12 @@ class MethodPicker(Vertical):
             text = option.reason if option is not None and not option.enabled else ""
             reason.update(text)
             reason.display = bool(text)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "card-front":
+            event.stop()
+            self.post_message(self.CardFrontEntered(event.value))
+            event.input.value = ""
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
