@@ -84,12 +84,12 @@ def bench_pcsc(world: SimWorld, runs: int, log_dir: Path) -> tuple[list[Row], li
     """The same tasks through pcscd + vpcd; also the PIN path with an untuned card socket."""
     notes: list[str] = []
     try:
-        from reader.pcsc import PcscTransport, pyscard_available
+        from reader.pcsc import PcscTransport
         from sim.pcscd import VirtualReaderStack, pcscd_running, stack_lock, stack_problems
         from sim.vpcd import VPCD_READER, VpcdCardServer
     except ImportError as exc:  # pragma: no cover - a broken checkout
         return [], [f"pcscd+vpcd skipped: {exc}"]
-    problems = stack_problems() + ([] if pyscard_available() else ['pyscard not installed (pip install "pyscard>=2.0")'])
+    problems = stack_problems()
     if problems:
         return [], ["pcscd+vpcd skipped: " + "; ".join(problems)]
     rows: list[Row] = []

@@ -89,12 +89,12 @@ def sim_rows(base: Path, runs: int) -> list[Row]:
 
 def pcsc_rows(base: Path, runs: int) -> tuple[list[Row], list[str]]:
     try:
-        from reader.pcsc import PcscTransport, pyscard_available
+        from reader.pcsc import PcscTransport
         from sim.pcscd import VirtualReaderStack, stack_lock, stack_problems
         from sim.vpcd import VPCD_READER
     except ImportError as exc:
         return [], [f"pcscd+vpcd skipped: {exc}"]
-    problems = stack_problems() + ([] if pyscard_available() else ["pyscard not installed"])
+    problems = stack_problems()
     if problems:
         return [], ["pcscd+vpcd skipped: " + "; ".join(problems)]
     rows: list[Row] = []

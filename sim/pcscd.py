@@ -57,8 +57,13 @@ def pcscd_running() -> bool:
 
 
 def stack_problems() -> list[str]:
-    """What keeps this machine from running pcscd with the virtual card (empty: nothing)."""
+    """What keeps this machine from running pcscd with the virtual card and talking to it through
+    pyscard (empty: nothing)."""
+    from reader.pcsc import pyscard_available
+
     problems = []
+    if not pyscard_available():
+        problems.append('pyscard が入っていません（pip install "pyscard>=2.0"; libpcsclite-dev と swig が必要）')
     if pcscd_binary() is None:
         problems.append("pcscd がありません（sudo apt-get install pcscd）")
     if not VPCD_CONFIG.exists():

@@ -37,11 +37,7 @@ def _unavailable(reason: str) -> None:
 
 @pytest.fixture(scope="session")
 def pcsc_stack(sim_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[VirtualReaderStack]:
-    from reader.pcsc import pyscard_available
-
     problems = stack_problems()
-    if not pyscard_available():
-        problems.append('pyscard が入っていません（pip install "pyscard>=2.0"; libpcsclite-dev と swig が必要）')
     if problems:
         _unavailable("; ".join(problems))
     with stack_lock():

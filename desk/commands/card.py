@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import sys
 from pathlib import Path
+
+from desk.commands import fail
+
+_JST = dt.timezone(dt.timedelta(hours=9))
 
 __all__ = ["register"]
 
@@ -43,11 +48,6 @@ def _open(args: argparse.Namespace):
     return transport, MynaCard(transport)
 
 
-def _fail(exc: Exception) -> int:
-    title = getattr(exc, "title", "エラー")
-    print(f"{title}: {exc}", file=sys.stderr)
-    return 1
-
 
 def cmd_info(args: argparse.Namespace) -> int:
     from reader.errors import ReaderError
@@ -63,7 +63,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         if args.json:  # scripts get the refusal as JSON too (e.g. a card that is not a My Number card)
             error = {"type": type(exc).__name__, "title": exc.title, "message": str(exc)}
             print(json.dumps({"reader": args.reader, "error": error}, ensure_ascii=False, indent=2))
-        return _fail(exc)
+        return fail(exc)
     cert = info.certificate
     if args.json:
         out = {
@@ -104,7 +104,7 @@ def cmd_photo(args: argparse.Namespace) -> int:
         finally:
             transport.close()
     except (ReaderError, FixtureError) as exc:
-        return _fail(exc)
+        return fail(exc)
     args.out.write_bytes(photo)
     print(f"顔写真を保存しました: {args.out}（{len(photo)} バイト）")
     return 0
@@ -118,7 +118,3 @@ def _sim_check_b(transport) -> str:
         raise InvalidInput("照合番号Bを --check-b で指定してください（カード券面の生年月日6桁・有効期限の年4桁・セキュリティコード4桁）。")
     return card.fixture.check_b
 
-
-import datetime as _dt  # noqa: E402
-
-_JST = _dt.timezone(_dt.timedelta(hours=9))

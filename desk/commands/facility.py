@@ -12,6 +12,8 @@ import json
 import sys
 from pathlib import Path
 
+from desk.commands import fail
+
 __all__ = ["register"]
 
 
@@ -43,10 +45,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     setpw.add_argument("--stdin", action="store_true", help="標準入力の1行目から読む（スクリプト用）")
     setpw.set_defaults(func=_set_visual_password)
 
-
-def _fail(error: Exception, code: int = 1) -> int:
-    print(f"{getattr(error, 'title', 'エラー')}: {error}", file=sys.stderr)
-    return code
 
 
 def _init(args: argparse.Namespace) -> int:
@@ -80,7 +78,7 @@ def _init(args: argparse.Namespace) -> int:
             fields["visual_password"] = previous.visual_password
         config = FacilityConfig(**fields)
     except FacilityError as exc:
-        return _fail(exc, 2)
+        return fail(exc, 2)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
@@ -89,7 +87,7 @@ def _init(args: argparse.Namespace) -> int:
     try:
         saved = save_config(config, path)
     except FacilityError as exc:
-        return _fail(exc)
+        return fail(exc)
     print(f"施設設定を保存しました: {saved}")
     if config.visual_password is None:
         print("目視確認用パスワードは未設定です。`desk facility set-visual-password` で設定してください。")
@@ -103,7 +101,7 @@ def _show(args: argparse.Namespace) -> int:
     try:
         config = load_config(path)
     except FacilityError as exc:
-        return _fail(exc)
+        return fail(exc)
     summary = config.summary()
     if args.json:
         print(json.dumps({"config_path": str(path), **summary}, ensure_ascii=False, indent=2))
@@ -138,7 +136,7 @@ def _set_visual_password(args: argparse.Namespace) -> int:
     try:
         config = load_config(path)
     except FacilityError as exc:
-        return _fail(exc)
+        return fail(exc)
     try:
         password = _read_password(args.stdin)
     except (EOFError, KeyboardInterrupt):
@@ -151,7 +149,7 @@ def _set_visual_password(args: argparse.Namespace) -> int:
         config = with_visual_password(config, password)
         save_config(config, path)
     except FacilityError as exc:
-        return _fail(exc)
+        return fail(exc)
     finally:
         del password
     print("目視確認用パスワードを設定しました（ハッシュのみ保存）。")

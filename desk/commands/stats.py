@@ -6,6 +6,8 @@ import argparse
 import json
 import sys
 
+from desk.commands import fail
+
 __all__ = ["register", "run"]
 
 
@@ -21,11 +23,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--config", metavar="PATH", help="施設設定（省略時は $MADOGUCHI_CONFIG か既定の場所）")
     parser.set_defaults(func=run)
 
-
-def _fail(error: Exception) -> int:
-    title = getattr(error, "title", "エラー")
-    print(f"{title}: {error}", file=sys.stderr)
-    return 1
 
 
 def run(args: argparse.Namespace) -> int:
@@ -46,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             config = load_config(path)
         except FacilityError as exc:
-            return _fail(exc)
+            return fail(exc)
     journal_path = args.journal or (config.journal_path if config else None)
     if journal_path is None:
         print(
@@ -63,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
                 prefecture=config.prefecture if config else None,
             )
     except (JournalError, StatsError) as exc:
-        return _fail(exc)
+        return fail(exc)
     if args.json:
         print(json.dumps(usage.model_dump(mode="json"), ensure_ascii=False, indent=2))
     else:
