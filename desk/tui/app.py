@@ -3,7 +3,6 @@ CLI, the training mode and the tests use."""
 
 from __future__ import annotations
 
-import gc
 import importlib.util
 from collections.abc import Iterable
 from typing import Any
@@ -12,6 +11,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
+from desk.tui.heap import FullCollections, settle_heap
 from desk.tui.screens.history import HistoryScreen
 from desk.tui.screens.numbers import NumbersScreen
 from desk.tui.screens.reception import ReceptionScreen
@@ -63,6 +63,7 @@ class DeskApp(App):
         self._central_mode = "ok"
         self._camera_scenario: str | None = getattr(controls, "camera_scenario", None)
         self._face_child: Any = None
+        self._full_collections = FullCollections()
         ports = getattr(session, "ports", None)
         if face_process and getattr(ports, "matcher", None) is not None:
             from reader.face_process import ProcessFaceMatcher
@@ -76,6 +77,7 @@ class DeskApp(App):
         return self.controls is not None
 
     def on_mount(self) -> None:
+        self._full_collections.defer()
         if self._face_child is not None:
             self.run_worker(self._start_face_child, thread=True, group="face-engine")
 
@@ -87,6 +89,7 @@ class DeskApp(App):
         settle_heap()
 
     def on_unmount(self) -> None:
+        self._full_collections.restore()
         if self._face_child is not None:
             self._face_child.close()
 
@@ -183,19 +186,6 @@ class DeskApp(App):
         if self.training:
             yield SystemCommand("訓練シナリオ", "カードを置く・カメラ・システムの状態を選ぶ", self.action_open_training)
             yield SystemCommand("カードを取り外す（訓練）", "シミュレータのカードを今すぐ取り外す", self.action_pull_card)
-
-
-def settle_heap() -> None:
-    """Collect once, then exempt everything alive now from future full collections.
-
-    Textual, pydantic, cryptography and the session leave well over 100,000 long-lived objects.
-    A full (generation 2) collection walks them all and holds the GIL meanwhile: 140-250 ms on
-    the 2-core desk PC, a frozen screen in the middle of a patient's confirmation. Frozen
-    objects are still freed by reference counting; only cycles among them wait. Called when the
-    desk is ready and between patients, when a short pause is not noticed.
-    """
-    gc.collect()
-    gc.freeze()
 
 
 def _have(module: str) -> bool:

@@ -9,7 +9,8 @@ from desk.flow import FACE_LOCK_AFTER, State
 from desk.models import AuthMethod, FailureName
 from desk.tui.screens.error import ErrorModal
 from desk.tui.screens.reception import ReceptionScreen
-from desk.tui.widgets.checklist import StepChecklist
+from desk.tui.widgets.checklist import StepChecklist, StepList
+from desk.tui.widgets.key_footer import KeyFooter
 from sim.session import SIM_VISUAL_PASSWORD
 from tests.tui.conftest import SIZE, press_and_settle, settle
 
@@ -87,6 +88,48 @@ async def test_pin_right_gives_valid_with_consent(make_desk):
         assert desk.session.outcome.method is AuthMethod.PIN
         # the PIN is not kept anywhere on screen
         assert desk.app.screen.query_one("#pin-input", Input).value == ""
+
+
+async def test_footer_keys_are_pressed_by_a_click(make_desk):
+    desk = make_desk("adult")
+    async with desk.app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        footer = desk.app.screen.query_one(KeyFooter)
+        spans = {hint.key: (start, hint.enabled) for start, _, hint in footer._spans}
+        assert spans["f3"][1] and spans["f5"][1]
+        await pilot.click(KeyFooter, offset=(spans["f3"][0] + 1, 0))
+        await settle(pilot)
+        assert pane(desk.app) == "pane-pin"
+        # a key that can't be used now (次の患者 while the PIN is asked) is dimmed and a click does nothing
+        spans = {hint.key: (start, hint.enabled) for start, _, hint in footer._spans}
+        assert not spans["f5"][1]
+        await pilot.click(KeyFooter, offset=(spans["f5"][0] + 1, 0))
+        await settle(pilot)
+        assert pane(desk.app) == "pane-pin"
+
+
+async def test_steps_are_ticked_with_space_or_a_click(make_desk):
+    desk = make_desk("adult")
+    async with desk.app.run_test(size=SIZE) as pilot:
+        await press_and_settle(pilot, "f3")
+        await enter_pin(pilot, "1234")
+        await pilot.click("#consent-no")
+        await settle(pilot)
+        checklist = desk.app.screen.query_one(StepChecklist)
+        steps = desk.session.outcome.steps
+        assert checklist.count == len(steps) >= 3 and checklist.ticked == []
+        desk.app.screen.query_one(StepList).focus()
+        await pilot.press("space", "down", "down", "space")
+        assert checklist.ticked == [steps[0].code, steps[2].code]
+        await pilot.press("space")  # again: unticked
+        assert checklist.ticked == [steps[0].code]
+        lines = [desk.app.screen.query_one(StepList).render_line(y).text for y in range(2)]
+        assert lines[0].startswith("[X]  1. ") and lines[1].startswith("[ ]  2. ")
+        await pilot.click(StepList, offset=(12, 1))
+        assert checklist.ticked == [steps[0].code, steps[1].code]
+        # the next patient starts with an empty list
+        await press_and_settle(pilot, "f5")
+        assert checklist.ticked == []
 
 
 async def test_pin_wrong_three_times_then_visual(make_desk):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from textual import on, work
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -20,6 +20,7 @@ from textual.widgets import ContentSwitcher, ProgressBar, Static
 from desk.flow import State
 from desk.models import AuthMethod
 from desk.tui.errors import describe_error
+from desk.tui.heap import settle_heap
 from desk.tui.screens.common import apply_cursor_setting
 from desk.tui.messages import CardPresence, FrameCaptured, SessionChanged, WorkFailed
 from desk.tui.screens.error import ErrorModal
@@ -33,10 +34,12 @@ from desk.tui.widgets.pin_pad import PinPad
 from desk.tui.widgets.result_banner import ResultBanner
 from desk.tui.widgets.status_bar import StatusBar
 from desk.tui.widgets.visual_panel import VisualPanel
+from desk.tui.widgets.text import set_text
 
 __all__ = ["ReceptionScreen"]
 
 _BUSY_BAR_AFTER = 0.25  # seconds
+_IDLE_SETTLE_EVERY = 60.0  # seconds: full collections wait for a quiet desk (desk.tui.heap)
 
 _CHOOSABLE = frozenset({State.CHOOSING, State.PIN, State.VISUAL})
 _FINISHED = frozenset({State.RESULT, State.FAILED})
@@ -67,6 +70,7 @@ class ReceptionScreen(Screen):
         self.view = DeskView()
         self.busy = False
         self._busy_timer: Timer | None = None
+        self._heap_settled = True
 
     # -- layout ---------------------------------------------------------------------------
 
@@ -92,7 +96,7 @@ class ReceptionScreen(Screen):
         with Horizontal(id="busy-bar"):
             yield Static("", id="busy-label")
             yield ProgressBar(total=None, show_eta=False, show_percentage=False, id="busy-progress")
-        yield KeyFooter(compact=True)
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         apply_cursor_setting(self)
@@ -108,9 +112,16 @@ class ReceptionScreen(Screen):
             self.run_call("カードを確認しています…", self._card_already_there)
         else:
             self.run_call("状態を確認しています…", lambda: None)
+        self.set_interval(_IDLE_SETTLE_EVERY, self._settle_when_idle)
         interval = getattr(self.app, "live_frames", None)
         if interval:
             self.set_interval(interval, self._live_frame)
+
+    def _settle_when_idle(self) -> None:
+        # A card taken away ends a patient without F5; collect once the desk has stayed idle.
+        if not self._heap_settled and not self.busy and self.view.state is State.IDLE:
+            settle_heap()
+            self._heap_settled = True
 
     def _card_already_there(self) -> None:
         # The reader reports changes only; a card lying there at start-up is read now.
@@ -160,7 +171,7 @@ class ReceptionScreen(Screen):
 
     def _set_busy(self, label: str) -> None:
         self.busy = bool(label)
-        self.query_one("#busy-label", Static).update(label)
+        set_text(self.query_one("#busy-label", Static), label)
         if self._busy_timer is not None:
             self._busy_timer.stop()
             self._busy_timer = None
@@ -180,6 +191,7 @@ class ReceptionScreen(Screen):
 
     def on_session_changed(self, message: SessionChanged) -> None:
         self.view = message.view
+        self._heap_settled = False
         self.app.last_view = message.view  # type: ignore[attr-defined]
         self._set_busy("")
         self._show(message.view)
@@ -250,11 +262,10 @@ class ReceptionScreen(Screen):
             return
         self.query_one(VisualPanel).reset()
         self.query_one(ConsentPanel).reset()
+        self.query_one(StepChecklist).show([])  # the last patient's ticks don't carry over
 
         def next_patient() -> None:
             self.session.next_patient()
-            from desk.tui.app import settle_heap  # the app module imports this one
-
             settle_heap()  # what the last patient left behind, so it isn't walked mid-confirmation
 
         self.run_call("次の患者の準備をしています…", next_patient)
@@ -263,13 +274,13 @@ class ReceptionScreen(Screen):
 
     def _show(self, view: DeskView) -> None:
         self.query_one(StatusBar).show(view.status, training=self.app.training)  # type: ignore[attr-defined]
-        self.query_one("#card-state", Static).update(self._card_text(view))
+        set_text(self.query_one("#card-state", Static), self._card_text(view))
         self.query_one(MethodPicker).show(
             view.methods, active=view.state in _CHOOSABLE, needs_card_front=view.needs_card_front and view.state in _CHOOSABLE
         )
         pane = self._pane(view)
         message = self.query_one("#message", Static)
-        message.update(view.message)
+        set_text(message, view.message)
         # the result banner already says it
         shown_in_banner = pane == "pane-result" and view.outcome is not None and view.outcome.message == view.message
         message.display = bool(view.message) and not shown_in_banner

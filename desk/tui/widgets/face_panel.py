@@ -10,6 +10,7 @@ from textual.widgets import Button, Static
 from desk.flow import FACE_LOCK_AFTER
 from desk.tui.view import DeskView
 from desk.tui.widgets.picture import Picture
+from desk.tui.widgets.text import set_text
 
 __all__ = ["FacePanel"]
 
@@ -38,10 +39,10 @@ class FacePanel(Vertical):
             distance = f"距離: {view.face_distance:.2f}（しきい値 {view.face_threshold:.2f} 以下で本人）"
         else:
             distance = f"距離: {view.face_distance:.2f}"
-        self.query_one("#face-distance", Static).update(distance)
-        self.query_one("#face-failures", Static).update(f"連続失敗: {view.face_failures} / {FACE_LOCK_AFTER}")
+        set_text(self.query_one("#face-distance", Static), distance)
+        set_text(self.query_one("#face-failures", Static), f"連続失敗: {view.face_failures} / {FACE_LOCK_AFTER}")
         verdict = self.query_one("#face-verdict", Static)
-        verdict.update(view.face_message)
+        set_text(verdict, view.face_message)
         verdict.set_class(view.face_accepted is True, "-ok")
         verdict.set_class(view.face_accepted is False, "-bad")
         self.query_one("#face-retry", Button).display = can_retry

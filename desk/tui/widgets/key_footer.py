@@ -1,67 +1,122 @@
-"""Textual's Footer, minus the remount on every binding refresh.
+"""The key hints at the bottom of the reception screen, drawn as one line by one widget.
 
-The stock Footer recomposes (unmounts and mounts every key, CSS and all) each time the screen
-calls `refresh_bindings`, which the reception screen does on every busy/idle switch and every
-view it draws. On the 2-core desk PC that was 30-60 ms of the event loop per call, several
-times per confirmation. Usually only which keys are enabled changes: then the keys already
-mounted are dimmed or lit in place, and the footer is rebuilt only when the set of keys itself
-changes. Looks the same as the stock Footer (the snapshots check it).
+Textual's Footer is a container with a widget per key. The reception screen refreshes its
+bindings on every busy/idle switch and every view it draws, and the stock Footer then remounts
+every key (30-60 ms on the 2-core desk PC); even restyling the mounted keys in place cost 5-10 ms
+of each refresh. One widget that redraws one line when the keys or their state change costs well
+under a millisecond. It looks like the compact stock Footer: bold key, description, disabled keys
+dimmed, the command palette key on the right; a click on a key presses it.
 """
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
+from rich.cells import cell_len
+from rich.style import Style
+from rich.text import Text
+from textual import events
 from textual.screen import Screen
-from textual.widgets import Footer
-from textual.widgets._footer import FooterKey
+from textual.widget import Widget
 
 __all__ = ["KeyFooter"]
 
 
-class KeyFooter(Footer):
+class KeyHint(NamedTuple):
+    key: str
+    display: str
+    description: str
+    enabled: bool
+
+
+class KeyFooter(Widget, can_focus=False):
+    ALLOW_SELECT = False
+    COMPONENT_CLASSES = {"key-footer--key", "key-footer--description", "key-footer--edge"}
+    DEFAULT_CSS = """
+    KeyFooter {
+        dock: bottom;
+        height: 1;
+        color: $footer-foreground;
+        background: $footer-background;
+        .key-footer--key { color: $footer-key-foreground; background: $footer-key-background; text-style: bold; }
+        .key-footer--description { color: $footer-description-foreground; background: $footer-description-background; }
+        .key-footer--edge { color: $foreground 20%; }
+    }
+    """
+
     def __init__(self, **options: object) -> None:
         super().__init__(**options)  # type: ignore[arg-type]
-        self._sync_pending = False
+        self._hints: list[KeyHint] = []
+        self._palette: KeyHint | None = None
+        self._spans: list[tuple[int, int, KeyHint]] = []  # cells each key covers, from the last render
+        self._styles: dict[tuple[str, bool], Style] = {}  # component styles, kept until the CSS changes
 
-    def bindings_changed(self, screen: Screen) -> None:
-        if not self._bindings_ready or not screen.app.app_focus:
-            super().bindings_changed(screen)  # first fill, or what the stock footer does without focus
+    def on_mount(self) -> None:
+        self.screen.bindings_updated_signal.subscribe(self, self._bindings_changed)
+
+    def on_unmount(self) -> None:
+        self.screen.bindings_updated_signal.unsubscribe(self)
+
+    def _bindings_changed(self, screen: Screen) -> None:
+        if screen is not self.screen:
             return
-        if self.is_attached and screen is self.screen and not self._sync_pending:
-            # A burst of refreshes (busy off, view drawn, focus moved) costs one pass.
-            self._sync_pending = True
-            self.call_after_refresh(self._sync)
+        hints, palette = self._wanted()
+        if (hints, palette) != (self._hints, self._palette):
+            self._hints, self._palette = hints, palette
+            self.refresh()
 
-    def _sync(self) -> None:
-        self._sync_pending = False
-        wanted = self._wanted()
-        keys = list(self.query_children(FooterKey))
-        if wanted is None or [(k.key, k.action, k.description) for k in keys] != [w[:3] for w in wanted]:
-            self.recompose()
-            return
-        for key, (*_, enabled) in zip(keys, wanted):
-            # FooterKey keeps `_disabled` for its bell and draws the "-disabled" class dimmed.
-            if key._disabled == enabled:
-                key._disabled = not enabled
-                key.set_class(not enabled, "-disabled")
-
-    def _wanted(self) -> list[tuple[str, str, str, bool]] | None:
-        """(key, action, description, enabled) per key, in the stock Footer's order; None when it
-        would group keys (not used here: let it rebuild)."""
+    def _wanted(self) -> tuple[list[KeyHint], KeyHint | None]:
+        """The shown bindings in the stock Footer's order, the first binding per action."""
         active = self.screen.active_bindings
-        out: list[tuple[str, str, str, bool]] = []
+        hints: list[KeyHint] = []
         seen: set[str] = set()
         for _, binding, enabled, _tooltip in active.values():
-            if not binding.show:
+            if not binding.show or binding.action in seen:
                 continue
-            if binding.group is not None:
-                return None
-            if binding.action in seen:
-                continue  # the stock footer shows the first binding per action
             seen.add(binding.action)
-            out.append((binding.key, binding.action, binding.description, enabled))
-        if self.show_command_palette and self.app.ENABLE_COMMAND_PALETTE:
-            palette = active.get(self.app.COMMAND_PALETTE_BINDING)
-            if palette is not None:
-                _, binding, enabled, _ = palette
-                out.append((binding.key, binding.action, binding.description, enabled))
-        return out
+            hints.append(KeyHint(binding.key, self.app.get_key_display(binding), binding.description, enabled))
+        palette = None
+        if self.app.ENABLE_COMMAND_PALETTE and self.app.COMMAND_PALETTE_BINDING in active:
+            _, binding, enabled, _ = active[self.app.COMMAND_PALETTE_BINDING]
+            palette = KeyHint(binding.key, self.app.get_key_display(binding), binding.description, enabled)
+        return hints, palette
+
+    def notify_style_update(self) -> None:
+        self._styles.clear()
+        super().notify_style_update()
+
+    def _style(self, component: str, enabled: bool = True) -> Style:
+        key = (component, enabled)
+        if key not in self._styles:
+            self._styles[key] = self.get_component_rich_style(component) + Style(dim=not enabled)
+        return self._styles[key]
+
+    def render(self) -> Text:
+        line = Text(no_wrap=True, overflow="crop", end="")
+        self._spans = []
+        for hint in self._hints:
+            self._append(line, hint)
+            line.append(" ")
+        if self._palette is not None:
+            width = 1 + cell_len(self._palette.display) + 1 + cell_len(self._palette.description) + 1
+            line.append(" " * max(self.size.width - cell_len(line.plain) - width, 1))
+            line.append("▏", self._style("key-footer--edge"))
+            self._append(line, self._palette)
+        return line
+
+    def _append(self, line: Text, hint: KeyHint) -> None:
+        start = cell_len(line.plain)
+        line.append(hint.display, self._style("key-footer--key", hint.enabled))
+        if hint.description:
+            line.append(" " + hint.description, self._style("key-footer--description", hint.enabled))
+        self._spans.append((start, cell_len(line.plain), hint))
+
+    def on_click(self, event: events.Click) -> None:
+        # A click presses the key, as on the stock Footer; a disabled key only rings the bell.
+        for start, end, hint in self._spans:
+            if start <= event.x < end:
+                if hint.enabled:
+                    self.app.simulate_key(hint.key)
+                else:
+                    self.app.bell()
+                return

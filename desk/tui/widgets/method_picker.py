@@ -9,6 +9,7 @@ from textual.widgets import Button, Input, Static
 
 from desk.models import AuthMethod
 from desk.tui.view import MethodOption
+from desk.tui.widgets.text import set_text
 
 __all__ = ["MethodPicker", "METHOD_KEYS"]
 
@@ -50,7 +51,7 @@ class MethodPicker(Vertical):
             button.disabled = not (active and option is not None and option.enabled)
             reason = self.query_one(f"#method-{method.value}-reason", Static)
             text = option.reason if option is not None and not option.enabled else ""
-            reason.update(text)
+            set_text(reason, text)
             reason.display = bool(text)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:

@@ -6,6 +6,7 @@ from textual.app import ComposeResult
 from textual.containers import Grid, Vertical
 from textual.message import Message
 from textual.widgets import Button, Input, Static
+from desk.tui.widgets.text import set_text
 
 __all__ = ["PinPad"]
 
@@ -32,7 +33,7 @@ class PinPad(Vertical):
     def show(self, tries_left: int | None) -> None:
         text = "" if tries_left is None else f"残り {tries_left} 回（3回間違えるとロックされます）"
         tries = self.query_one("#pin-tries", Static)
-        tries.update(text)
+        set_text(tries, text)
         tries.set_class(tries_left is not None and tries_left <= 1, "-warning")
 
     def focus_input(self) -> None:

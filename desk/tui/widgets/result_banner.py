@@ -8,6 +8,7 @@ from typing import Any
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
+from desk.tui.widgets.text import set_text
 
 __all__ = ["ResultBanner", "banner_kind"]
 
@@ -29,13 +30,13 @@ class ResultBanner(Vertical):
         """`outcome`: a desk.outcome.Outcome."""
         label = self.query_one("#result-label", Static)
         code = f"（{outcome.code}）" if outcome.code is not None else ""
-        label.update(f"{outcome.label}{code}")
+        set_text(label, f"{outcome.label}{code}")
         kind = banner_kind(outcome.code)
         for k in _ALL_KINDS:
             label.set_class(k == kind, k)
-        self.query_one("#result-details", Static).update(_details(outcome))
+        set_text(self.query_one("#result-details", Static), _details(outcome))
         renewal = self.query_one("#result-renewal", Static)
-        renewal.update(f"⚠ {outcome.renewal_message}" if outcome.renewal_alert and outcome.renewal_message else "")
+        set_text(renewal, f"⚠ {outcome.renewal_message}" if outcome.renewal_alert and outcome.renewal_message else "")
         renewal.display = bool(outcome.renewal_alert)
 
 

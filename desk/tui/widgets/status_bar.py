@@ -7,6 +7,7 @@ from textual.containers import Horizontal
 from textual.widgets import Static
 
 from desk.tui.view import StatusView
+from desk.tui.widgets.text import set_text
 
 __all__ = ["StatusBar"]
 
@@ -23,11 +24,11 @@ class StatusBar(Horizontal):
         self._item("#status-camera", f"カメラ {status.camera}", status.camera_ok)
         self._item("#status-central", f"資格確認 {status.central}", status.central_ok)
         mode = self.query_one("#status-mode", Static)
-        mode.update("訓練モード" if training else "")
+        set_text(mode, "訓練モード" if training else "")
         mode.display = training
 
     def _item(self, selector: str, text: str, ok: bool) -> None:
         item = self.query_one(selector, Static)
-        item.update(("● " if ok else "✕ ") + text)
+        set_text(item, ("● " if ok else "✕ ") + text)
         item.set_class(ok, "-ok")
         item.set_class(not ok, "-bad")
