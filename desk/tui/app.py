@@ -11,7 +11,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
-from desk.tui.heap import FullCollections, settle_heap
+from desk.tui.runtime import DeskRuntime, settle_heap
 from desk.tui.screens.history import HistoryScreen
 from desk.tui.screens.numbers import NumbersScreen
 from desk.tui.screens.reception import ReceptionScreen
@@ -63,7 +63,7 @@ class DeskApp(App):
         self._central_mode = "ok"
         self._camera_scenario: str | None = getattr(controls, "camera_scenario", None)
         self._face_child: Any = None
-        self._full_collections = FullCollections()
+        self._runtime = DeskRuntime()
         ports = getattr(session, "ports", None)
         if face_process and getattr(ports, "matcher", None) is not None:
             from reader.face_process import ProcessFaceMatcher
@@ -77,7 +77,7 @@ class DeskApp(App):
         return self.controls is not None
 
     def on_mount(self) -> None:
-        self._full_collections.defer()
+        self._runtime.start()
         if self._face_child is not None:
             self.run_worker(self._start_face_child, thread=True, group="face-engine")
 
@@ -89,7 +89,7 @@ class DeskApp(App):
         settle_heap()
 
     def on_unmount(self) -> None:
-        self._full_collections.restore()
+        self._runtime.stop()
         if self._face_child is not None:
             self._face_child.close()
 

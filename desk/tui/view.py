@@ -13,8 +13,9 @@ from typing import Any
 
 from desk.flow import FACE_LOCK_AFTER, State
 from desk.models import AuthMethod
+from desk.tui.halfcells import half_cells
 
-__all__ = ["DeskView", "MethodOption", "StatusView", "take_view", "to_picture"]
+__all__ = ["DeskView", "MethodOption", "StatusView", "ViewPicture", "take_view", "to_picture"]
 
 # Pictures are shrunk before they reach the terminal: a few dozen cells wide is all a desk
 # screen shows, and a 640x480 frame per refresh would be wasted work on the UI thread.
@@ -39,6 +40,15 @@ class StatusView:
 
 
 @dataclass(frozen=True)
+class ViewPicture:
+    """A picture ready for the screen: the small image (graphics terminals draw it themselves)
+    and its half-block cells (everywhere else), both made on the worker thread."""
+
+    image: Any  # PIL.Image, at most _PICTURE_WIDTH pixels wide
+    cells: tuple[Any, ...]  # textual Strips, desk.tui.halfcells.PICTURE_ROWS of them
+
+
+@dataclass(frozen=True)
 class DeskView:
     state: State = State.IDLE
     message: str = ""
@@ -46,8 +56,8 @@ class DeskView:
     methods: tuple[MethodOption, ...] = ()
     pin_tries_left: int | None = None
     face_failures: int = 0
-    photo: Any = None  # PIL.Image of the card photo (face / 目視 paths)
-    frame: Any = None  # PIL.Image of the last camera frame
+    photo: ViewPicture | None = None  # the card photo (face / 目視 paths)
+    frame: ViewPicture | None = None  # the last camera frame
     face_distance: float | None = None
     face_threshold: float | None = None
     face_accepted: bool | None = None
@@ -57,8 +67,9 @@ class DeskView:
     needs_card_front: bool = False  # staff must type 照合番号B before face auth (no reader camera)
 
 
-def to_picture(data: Any) -> Any:
-    """Card photo bytes (JPEG 2000) or a BGR frame (numpy) → a small RGB PIL image; None stays None."""
+def to_picture(data: Any) -> ViewPicture | None:
+    """Card photo bytes (JPEG 2000) or a BGR frame (numpy) → a small RGB image and its cells;
+    None, or bytes that are no picture, give None."""
     if data is None:
         return None
     from PIL import Image
@@ -75,7 +86,7 @@ def to_picture(data: Any) -> Any:
     image = image.convert("RGB")
     if image.width > _PICTURE_WIDTH:
         image = image.resize((_PICTURE_WIDTH, round(image.height * _PICTURE_WIDTH / image.width)))
-    return image
+    return ViewPicture(image, half_cells(image))
 
 
 def _methods(session: Any, camera_ok: bool) -> tuple[MethodOption, ...]:

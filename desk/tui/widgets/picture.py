@@ -1,8 +1,9 @@
 """A picture in the terminal: the card photo or a camera frame, with a caption.
 
-textual-image draws with Sixel or the kitty protocol where the terminal has one and falls back
-to half-block cells elsewhere. Tests and screenshots ask for half-blocks explicitly
-(`DeskApp(picture_mode="halfcell")`) so that the output does not depend on the terminal.
+Terminals with a graphics protocol (Sixel, kitty) get the picture itself through textual-image.
+Everywhere else, and always in tests and screenshots (`DeskApp(picture_mode="halfcell")`, so
+that the output does not depend on the terminal), the picture is drawn with half-block cells
+that the worker thread already made (desk.tui.halfcells): the UI thread only hands them out.
 """
 
 from __future__ import annotations
@@ -11,48 +12,79 @@ from typing import Any
 
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.strip import Strip
+from textual.widget import Widget
 from textual.widgets import Static
-try:
-    from textual_image.widget import HalfcellImage, get_cell_size
-    from textual_image.widget import Image as AutoImage
-except Exception:  # noqa: BLE001 - it queries the terminal on import; a terminal of size 0 breaks it
-    HalfcellImage = AutoImage = None  # type: ignore[assignment,misc]
 
-__all__ = ["Picture"]
+from desk.tui.halfcells import PICTURE_ROWS
+
+try:
+    from textual_image.renderable import Image as _BestRenderable
+    from textual_image.renderable.halfcell import Image as _HalfcellRenderable
+    from textual_image.renderable.unicode import Image as _UnicodeRenderable
+    from textual_image.widget import Image as GraphicsImage
+    from textual_image.widget import get_cell_size
+
+    HAVE_GRAPHICS = _BestRenderable not in (_HalfcellRenderable, _UnicodeRenderable)
+except Exception:  # noqa: BLE001 - it queries the terminal on import; a terminal of size 0 breaks it
+    HAVE_GRAPHICS = False
+
+__all__ = ["CellPicture", "Picture"]
+
+
+class CellPicture(Widget):
+    """Shows ready-made half-block cells (desk.tui.view.ViewPicture.cells)."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self._cells: tuple[Strip, ...] = ()
+        self.image: Any = None  # the picture shown, for whoever asks what is on screen
+
+    def show(self, picture: Any) -> None:
+        self._cells = picture.cells
+        self.image = picture.image
+        self.styles.width = self._cells[0].cell_length if self._cells else 1
+        self.styles.height = len(self._cells)
+        self.refresh()
+
+    def render_line(self, y: int) -> Strip:
+        return self._cells[y] if y < len(self._cells) else Strip.blank(self.size.width)
 
 
 class Picture(Vertical):
-    DEFAULT_CSS = """
-    Picture { width: auto; height: auto; }
-    Picture > .picture-image { width: 16; height: 12; }
-    Picture > .picture-empty { width: 24; height: 12; content-align: center middle; color: $text-muted; border: round $panel; }
-    Picture > .picture-caption { width: auto; color: $text-muted; }
+    DEFAULT_CSS = f"""
+    Picture {{ width: auto; height: auto; }}
+    Picture > .picture-image {{ width: 16; height: {PICTURE_ROWS}; }}
+    Picture > .picture-empty {{ width: 24; height: {PICTURE_ROWS}; content-align: center middle; color: $text-muted; border: round $panel; }}
+    Picture > .picture-caption {{ width: auto; color: $text-muted; }}
     """
 
-    def __init__(self, caption: str, *, rows: int = 12, id: str | None = None, classes: str = "") -> None:
+    def __init__(self, caption: str, *, id: str | None = None, classes: str = "") -> None:
         super().__init__(id=id, classes=classes)
         self._caption = caption
-        self._rows = rows
+
+    @property
+    def _graphics(self) -> bool:
+        return HAVE_GRAPHICS and getattr(self.app, "picture_mode", "auto") != "halfcell"
 
     def compose(self) -> ComposeResult:
-        image_class = HalfcellImage if getattr(self.app, "picture_mode", "auto") == "halfcell" else AutoImage
-        if image_class is not None:
-            yield image_class(None, classes="picture-image")
-        yield Static("（画像なし）" if image_class is not None else "（この端末では画像を表示できません）", classes="picture-empty")
+        yield GraphicsImage(None, classes="picture-image") if self._graphics else CellPicture(classes="picture-image")
+        yield Static("（画像なし）", classes="picture-empty")
         yield Static(self._caption, classes="picture-caption")
 
-    def show(self, image: Any) -> None:
-        """`image`: a PIL image (see desk.tui.view.to_picture) or None."""
-        if not self.query(".picture-image"):
-            return
+    def show(self, picture: Any) -> None:
+        """`picture`: a desk.tui.view.ViewPicture or None."""
         widget = self.query_one(".picture-image")
-        if image is not None:
-            # A fixed box with the picture's own aspect: textual-image stretches to whatever box it gets.
-            # Half-blocks: assume the usual 1:2 cell so the size is the same in every terminal (and
-            # so in every snapshot); graphics protocols: the terminal's real cell size.
-            cell_w, cell_h = (1, 2) if getattr(self.app, "picture_mode", "auto") == "halfcell" else get_cell_size()
-            widget.styles.height = self._rows
-            widget.styles.width = max(1, round(self._rows * cell_h * image.width / image.height / cell_w))
-        widget.image = image  # type: ignore[attr-defined]
-        widget.display = image is not None
-        self.query_one(".picture-empty").display = image is None
+        if picture is not None:
+            if isinstance(widget, CellPicture):
+                widget.show(picture)
+            else:
+                # A box with the picture's own aspect in the terminal's real cells: textual-image
+                # stretches the picture to whatever box it gets.
+                cell = get_cell_size()
+                image = picture.image
+                widget.styles.height = PICTURE_ROWS
+                widget.styles.width = max(1, round(PICTURE_ROWS * cell.height * image.width / image.height / cell.width))
+                widget.image = image  # type: ignore[attr-defined]
+        widget.display = picture is not None
+        self.query_one(".picture-empty").display = picture is None
