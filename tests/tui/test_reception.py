@@ -90,6 +90,17 @@ async def test_pin_right_gives_valid_with_consent(make_desk):
         assert desk.app.screen.query_one("#pin-input", Input).value == ""
 
 
+async def test_keys_typed_at_the_choice_reach_no_hidden_field(make_desk):
+    desk = make_desk("adult")
+    async with desk.app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert desk.app.focused is None or desk.app.focused.display
+        await pilot.press("1", "2", "enter")
+        await settle(pilot)
+        assert desk.app.screen.query_one("#card-front", Input).value == ""
+        assert pane(desk.app) == "pane-choose" and isinstance(desk.app.screen, ReceptionScreen)
+
+
 async def test_footer_keys_are_pressed_by_a_click(make_desk):
     desk = make_desk("adult")
     async with desk.app.run_test(size=SIZE) as pilot:

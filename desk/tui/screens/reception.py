@@ -57,6 +57,9 @@ _CARD_TEXT = {
 
 
 class ReceptionScreen(Screen):
+    # No focus until a pane asks for it: Textual's default gives it to the first focusable
+    # widget, which was the hidden 照合番号B field, and keys typed at the choice went there.
+    AUTO_FOCUS = ""
     BINDINGS = [
         Binding("f2", "choose('face')", "顔認証"),
         Binding("f3", "choose('pin')", "暗証番号"),

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.cells import cell_len
+from rich.segment import Segment
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import Static
 
-from desk.tui.halfcells import PICTURE_ROWS
+from desk.tui.halfcells import PICTURE_COLUMNS, PICTURE_ROWS
 
 try:
     from textual_image.renderable import Image as _BestRenderable
@@ -33,7 +35,12 @@ __all__ = ["CellPicture", "Picture"]
 
 
 class CellPicture(Widget):
-    """Shows ready-made half-block cells (desk.tui.view.ViewPicture.cells)."""
+    """Shows ready-made half-block cells (desk.tui.view.ViewPicture.cells) in a box of fixed size,
+    or says there is no picture."""
+
+    DEFAULT_CSS = f"""
+    CellPicture {{ width: {PICTURE_COLUMNS}; height: {PICTURE_ROWS}; color: $text-muted; }}
+    """
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
@@ -41,21 +48,27 @@ class CellPicture(Widget):
         self.image: Any = None  # the picture shown, for whoever asks what is on screen
 
     def show(self, picture: Any) -> None:
-        self._cells = picture.cells
-        self.image = picture.image
-        self.styles.width = self._cells[0].cell_length if self._cells else 1
-        self.styles.height = len(self._cells)
+        self._cells = picture.cells if picture is not None else ()
+        self.image = picture.image if picture is not None else None
         self.refresh()
 
     def render_line(self, y: int) -> Strip:
-        return self._cells[y] if y < len(self._cells) else Strip.blank(self.size.width)
+        if self._cells:
+            return self._cells[y] if y < len(self._cells) else Strip.blank(self.size.width)
+        if y == self.size.height // 2:
+            text = _NO_PICTURE.center(self.size.width - cell_len(_NO_PICTURE) + len(_NO_PICTURE))
+            return Strip([Segment(text, self.rich_style)], cell_len(text))
+        return Strip.blank(self.size.width)
+
+
+_NO_PICTURE = "（画像なし）"
 
 
 class Picture(Vertical):
     DEFAULT_CSS = f"""
     Picture {{ width: auto; height: auto; }}
-    Picture > .picture-image {{ width: 16; height: {PICTURE_ROWS}; }}
-    Picture > .picture-empty {{ width: 24; height: {PICTURE_ROWS}; content-align: center middle; color: $text-muted; border: round $panel; }}
+    Picture > .picture-image {{ width: {PICTURE_COLUMNS}; height: {PICTURE_ROWS}; }}
+    Picture > .picture-empty {{ width: {PICTURE_COLUMNS}; height: {PICTURE_ROWS}; content-align: center middle; color: $text-muted; }}
     Picture > .picture-caption {{ width: auto; color: $text-muted; }}
     """
 
@@ -68,23 +81,26 @@ class Picture(Vertical):
         return HAVE_GRAPHICS and getattr(self.app, "picture_mode", "auto") != "halfcell"
 
     def compose(self) -> ComposeResult:
-        yield GraphicsImage(None, classes="picture-image") if self._graphics else CellPicture(classes="picture-image")
-        yield Static("（画像なし）", classes="picture-empty")
+        if self._graphics:
+            yield GraphicsImage(None, classes="picture-image")
+            yield Static(_NO_PICTURE, classes="picture-empty")
+        else:
+            yield CellPicture(classes="picture-image")
         yield Static(self._caption, classes="picture-caption")
 
     def show(self, picture: Any) -> None:
         """`picture`: a desk.tui.view.ViewPicture or None."""
         widget = self.query_one(".picture-image")
+        if isinstance(widget, CellPicture):
+            widget.show(picture)  # same box with or without a picture: nothing around it moves
+            return
         if picture is not None:
-            if isinstance(widget, CellPicture):
-                widget.show(picture)
-            else:
-                # A box with the picture's own aspect in the terminal's real cells: textual-image
-                # stretches the picture to whatever box it gets.
-                cell = get_cell_size()
-                image = picture.image
-                widget.styles.height = PICTURE_ROWS
-                widget.styles.width = max(1, round(PICTURE_ROWS * cell.height * image.width / image.height / cell.width))
-                widget.image = image  # type: ignore[attr-defined]
+            # A box with the picture's own aspect in the terminal's real cells: textual-image
+            # stretches the picture to whatever box it gets.
+            cell = get_cell_size()
+            image = picture.image
+            widget.styles.height = PICTURE_ROWS
+            widget.styles.width = max(1, round(PICTURE_ROWS * cell.height * image.width / image.height / cell.width))
+            widget.image = image  # type: ignore[attr-defined]
         widget.display = picture is not None
         self.query_one(".picture-empty").display = picture is None
