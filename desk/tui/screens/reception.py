@@ -317,8 +317,8 @@ class ReceptionScreen(Screen):
     # -- drawing a view -------------------------------------------------------------------
 
     def _show(self, view: DeskView) -> None:
-        """The pane the receptionist is looking at first; the side panel, the status line and
-        the key hints one frame later. Laying out and drawing all of it at once took up to
+        """The pane the receptionist is looking at first; the side panel, the status line, the key
+        hints and a result's steps one frame later. Laying out and drawing all of it at once took up to
         60-80 ms on the 2-core desk PC, a frame in which no key is taken."""
         self._show_pane(view)
         self.call_after_refresh(self._show_surroundings, view)
@@ -343,12 +343,13 @@ class ReceptionScreen(Screen):
         elif pane == "pane-consent":
             self.query_one(ConsentPanel).focus_first()
         elif pane == "pane-result" and view.outcome is not None:
-            self.query_one(ResultBanner).show(view.outcome)
-            self.query_one(StepChecklist).show(view.outcome.steps)
+            self.query_one(ResultBanner).show(view.outcome)  # the answer first; its steps next frame
 
     def _show_surroundings(self, view: DeskView) -> None:
         if view is not self.view or self.busy:
             return  # a newer view, or a call already running, draws these itself
+        if self._pane(view) == "pane-result" and view.outcome is not None:
+            self.query_one(StepChecklist).show(view.outcome.steps)
         self.query_one(StatusBar).show(view.status, training=self.app.training)  # type: ignore[attr-defined]
         set_text(self.query_one("#card-state", Static), self._card_text(view))
         self.query_one(MethodPicker).show(
