@@ -318,7 +318,7 @@ class ReceptionScreen(Screen):
 
     def _show(self, view: DeskView) -> None:
         """The pane the receptionist is looking at first; the side panel, the status line, the key
-        hints and a result's steps one frame later. Laying out and drawing all of it at once took up to
+        hints, a result's steps and the focus one frame later. Laying out and drawing all of it at once took up to
         60-80 ms on the 2-core desk PC, a frame in which no key is taken."""
         self._show_pane(view)
         self.call_after_refresh(self._show_surroundings, view)
@@ -333,23 +333,28 @@ class ReceptionScreen(Screen):
         self.query_one("#main", ContentSwitcher).current = pane
         if pane == "pane-pin":
             self.query_one(PinPad).show(view.pin_tries_left)
-            self.query_one(PinPad).focus_input()
         elif pane == "pane-face":
             face_open = any(o.method is AuthMethod.FACE and o.enabled for o in view.methods)
             self.query_one(FacePanel).show(view, can_retry=self._face_retry_allowed() and face_open)
         elif pane == "pane-visual":
             self.query_one(VisualPanel).show(view)
-            self.query_one(VisualPanel).focus_first()
-        elif pane == "pane-consent":
-            self.query_one(ConsentPanel).focus_first()
         elif pane == "pane-result" and view.outcome is not None:
             self.query_one(ResultBanner).show(view.outcome)  # the answer first; its steps next frame
 
     def _show_surroundings(self, view: DeskView) -> None:
         if view is not self.view or self.busy:
             return  # a newer view, or a call already running, draws these itself
-        if self._pane(view) == "pane-result" and view.outcome is not None:
+        pane = self._pane(view)
+        if pane == "pane-result" and view.outcome is not None:
             self.query_one(StepChecklist).show(view.outcome.steps)
+        # Moving the focus restyles and redraws the whole screen (Textual's focus-within), so it
+        # waits for this second frame instead of doubling the first.
+        if pane == "pane-pin":
+            self.query_one(PinPad).focus_input()
+        elif pane == "pane-visual":
+            self.query_one(VisualPanel).focus_first()
+        elif pane == "pane-consent":
+            self.query_one(ConsentPanel).focus_first()
         self.query_one(StatusBar).show(view.status, training=self.app.training)  # type: ignore[attr-defined]
         set_text(self.query_one("#card-state", Static), self._card_text(view))
         self.query_one(MethodPicker).show(
