@@ -66,10 +66,10 @@ _NO_PICTURE = "（画像なし）"
 
 class Picture(Vertical):
     DEFAULT_CSS = f"""
-    Picture {{ width: auto; height: auto; }}
+    Picture {{ width: {PICTURE_COLUMNS}; height: {PICTURE_ROWS + 1}; }}
     Picture > .picture-image {{ width: {PICTURE_COLUMNS}; height: {PICTURE_ROWS}; }}
     Picture > .picture-empty {{ width: {PICTURE_COLUMNS}; height: {PICTURE_ROWS}; content-align: center middle; color: $text-muted; }}
-    Picture > .picture-caption {{ width: auto; color: $text-muted; }}
+    Picture > .picture-caption {{ width: {PICTURE_COLUMNS}; height: 1; color: $text-muted; }}
     """
 
     def __init__(self, caption: str, *, id: str | None = None, classes: str = "") -> None:
