@@ -206,7 +206,7 @@ async def _tui_stalls(base: Path, path: str) -> tuple[list[float], float]:
             await asyncio.sleep(0.01)
 
     def desk_ready() -> bool:
-        return app.last_view.state is State.CHOOSING and not app.reception.busy and app.reception.warmed_up
+        return app.last_view.state is State.CHOOSING and not app.reception.busy and app.reception.drawn
 
     async with app.run_test(size=(110, 36)) as pilot:
         if app._face_child is not None:

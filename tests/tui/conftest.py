@@ -46,8 +46,8 @@ async def settle(pilot: Any) -> None:
         # live camera frames (group "frame") come on a timer and never stop: not waited for
         await app.workers.wait_for_complete([w for w in app.workers if w.group != "frame"])
         await pilot.pause()
-        # a session call starts after the busy state is drawn: busy with no worker yet is not settled
-        busy = any(getattr(screen, "busy", False) for screen in app.screen_stack)
+        # busy: a call's view not taken yet; not drawn: its second frame (side panel, keys) to come
+        busy = any(getattr(screen, "busy", False) or not getattr(screen, "drawn", True) for screen in app.screen_stack)
         if not busy and not any(w.is_running and w.group != "frame" for w in app.workers):
             return
     raise AssertionError("workers keep running")

@@ -40,6 +40,7 @@ from desk.tui.widgets.text import set_text
 __all__ = ["ReceptionScreen"]
 
 _BUSY_BAR_AFTER = 0.25  # seconds
+_SECOND_FRAME_AFTER = 1 / 30  # seconds: the pane's frame (at most 1/60 s away) has been drawn by then
 # Panes drawn once behind the start-up cover, so that none is laid out for the first time
 # while a patient waits (desk.tui.screens.reception.ReceptionScreen._warm_up).
 _WARM_PANES = ("pane-pin", "pane-face", "pane-visual", "pane-consent", "pane-result")
@@ -79,6 +80,7 @@ class ReceptionScreen(Screen):
         self._busy_timer: Timer | None = None
         self._heap_settled = True
         self._warming = True
+        self._surroundings_pending = False
 
     # -- layout ---------------------------------------------------------------------------
 
@@ -182,6 +184,11 @@ class ReceptionScreen(Screen):
         """Every pane has been drawn once and the start-up cover is gone."""
         return not self._warming
 
+    @property
+    def drawn(self) -> bool:
+        """The last view is on screen, surroundings included (tests wait for this)."""
+        return not self._warming and not self._surroundings_pending
+
     # -- running session calls ------------------------------------------------------------
 
     @property
@@ -192,9 +199,7 @@ class ReceptionScreen(Screen):
         self._set_busy(label)
         # The call starts once the busy state is drawn: a worker running Python while the screen
         # lays out shares the GIL with it and makes that frame up to twice as long.
-        # The call starts once the busy state is drawn: a worker running Python while the screen
-        # lays out shares the GIL with it and makes that frame up to twice as long.
-        self.call_after_refresh(self._session_call, call)
+        self._session_call(call)
 
     @work(thread=True, exclusive=True, group="session")
     def _session_call(self, call: Callable[[], object]) -> None:
@@ -321,7 +326,10 @@ class ReceptionScreen(Screen):
         hints, a result's steps and the focus one frame later. Laying out and drawing all of it at once took up to
         60-80 ms on the 2-core desk PC, a frame in which no key is taken."""
         self._show_pane(view)
-        self.call_after_refresh(self._show_surroundings, view)
+        # A timer, not call_after_refresh: that runs as soon as the screen's queue is idle, often
+        # before the pane's frame. Keys that come meanwhile are taken first: timers run in order.
+        self._surroundings_pending = True
+        self.set_timer(_SECOND_FRAME_AFTER, lambda: self._show_surroundings(view))
 
     def _show_pane(self, view: DeskView) -> None:
         pane = self._pane(view)
@@ -344,6 +352,7 @@ class ReceptionScreen(Screen):
     def _show_surroundings(self, view: DeskView) -> None:
         if view is not self.view or self.busy:
             return  # a newer view, or a call already running, draws these itself
+        self._surroundings_pending = False
         pane = self._pane(view)
         if pane == "pane-result" and view.outcome is not None:
             self.query_one(StepChecklist).show(view.outcome.steps)
