@@ -90,6 +90,28 @@ async def test_pin_right_gives_valid_with_consent(make_desk):
         assert desk.app.screen.query_one("#pin-input", Input).value == ""
 
 
+async def test_every_pane_is_laid_out_behind_the_cover_at_start(make_desk, monkeypatch):
+    from textual.screen import Screen
+
+    from desk.tui.screens.reception import _WARM_PANES
+
+    laid_out: list[str] = []
+    original = Screen._refresh_layout
+
+    def record(screen, *args, **kwargs):
+        if isinstance(screen, ReceptionScreen):
+            laid_out.append(screen.query_one("#main").current)
+        return original(screen, *args, **kwargs)
+
+    monkeypatch.setattr(Screen, "_refresh_layout", record)
+    desk = make_desk("adult")
+    async with desk.app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert set(_WARM_PANES) <= set(laid_out)
+        assert not desk.app.screen.query("#startup-cover")
+        assert pane(desk.app) == "pane-choose"
+
+
 async def test_keys_typed_at_the_choice_reach_no_hidden_field(make_desk):
     desk = make_desk("adult")
     async with desk.app.run_test(size=SIZE) as pilot:

@@ -146,6 +146,8 @@ class ReceptionScreen(Screen):
         self._show(self.view)
 
     async def _next_frame(self) -> None:
+        # After a pane switch the screen has a layout pending, and its callbacks wait for it
+        # (tests/tui/test_reception.py checks that every warmed pane is laid out).
         drawn = asyncio.Event()
         self.call_after_refresh(drawn.set)
         await drawn.wait()
@@ -180,11 +182,6 @@ class ReceptionScreen(Screen):
             self.query_one(VisualPanel).show_frame(message.picture)
 
     @property
-    def warmed_up(self) -> bool:
-        """Every pane has been drawn once and the start-up cover is gone."""
-        return not self._warming
-
-    @property
     def drawn(self) -> bool:
         """The last view is on screen, surroundings included (tests wait for this)."""
         return not self._warming and not self._surroundings_pending
@@ -197,8 +194,6 @@ class ReceptionScreen(Screen):
 
     def run_call(self, label: str, call: Callable[[], object]) -> None:
         self._set_busy(label)
-        # The call starts once the busy state is drawn: a worker running Python while the screen
-        # lays out shares the GIL with it and makes that frame up to twice as long.
         self._session_call(call)
 
     @work(thread=True, exclusive=True, group="session")
