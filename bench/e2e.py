@@ -209,8 +209,9 @@ async def _tui_stalls(base: Path, path: str) -> tuple[list[float], float]:
         return app.last_view.state is State.CHOOSING and not app.reception.busy and app.reception.drawn
 
     async with app.run_test(size=(110, 36)) as pilot:
-        if app._face_child is not None:
-            await loop.run_in_executor(None, app._face_child.prepare)  # queues behind the start-up load
+        matcher = session.ports.matcher  # the app's child-process matcher on the face path
+        if matcher is not None:
+            await loop.run_in_executor(None, matcher.prepare)  # queues behind the start-up load
         for patient in range(TUI_PATIENTS):
             if patient:
                 await pilot.press("f5")

@@ -57,3 +57,18 @@ async def press_and_settle(pilot: Any, *keys: str) -> None:
     await settle(pilot)  # keys pressed while a call runs are ignored by design (the desk is busy)
     await pilot.press(*keys)
     await settle(pilot)
+
+
+async def enter_pin(pilot: Any, pin: str) -> None:
+    """Fill the masked field and press Enter (typing each digit is covered once, in test_pin_right)."""
+    pilot.app.screen.query_one("#pin-input").value = pin
+    await pilot.press("enter")
+    await settle(pilot)
+
+
+async def confirm_by_pin_without_consent(pilot: Any) -> None:
+    """F3, the right PIN, 同意しない: the shortest way to a result on screen."""
+    await press_and_settle(pilot, "f3")
+    await enter_pin(pilot, "1234")
+    await pilot.click("#consent-no")
+    await settle(pilot)

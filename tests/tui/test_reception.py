@@ -12,7 +12,7 @@ from desk.tui.screens.reception import ReceptionScreen
 from desk.tui.widgets.checklist import StepChecklist, StepList
 from desk.tui.widgets.key_footer import KeyFooter
 from sim.session import SIM_VISUAL_PASSWORD
-from tests.tui.conftest import SIZE, press_and_settle, settle
+from tests.tui.conftest import SIZE, confirm_by_pin_without_consent, enter_pin, press_and_settle, settle
 
 
 def text(app, selector: str) -> str:
@@ -21,13 +21,6 @@ def text(app, selector: str) -> str:
 
 def pane(app) -> str:
     return app.screen.query_one("#main").current
-
-
-async def enter_pin(pilot, pin: str) -> None:
-    """Fill the masked field and press Enter (typing each digit is covered once, in test_pin_right)."""
-    pilot.app.screen.query_one("#pin-input", Input).value = pin
-    await pilot.press("enter")
-    await settle(pilot)
 
 
 async def consent_all(pilot) -> None:
@@ -144,10 +137,7 @@ async def test_footer_keys_are_pressed_by_a_click(make_desk):
 async def test_steps_are_ticked_with_space_or_a_click(make_desk):
     desk = make_desk("adult")
     async with desk.app.run_test(size=SIZE) as pilot:
-        await press_and_settle(pilot, "f3")
-        await enter_pin(pilot, "1234")
-        await pilot.click("#consent-no")
-        await settle(pilot)
+        await confirm_by_pin_without_consent(pilot)
         checklist = desk.app.screen.query_one(StepChecklist)
         steps = desk.session.outcome.steps
         assert checklist.count == len(steps) >= 3 and checklist.ticked == []
@@ -293,10 +283,7 @@ async def test_face_failing_ten_times_locks_face(make_desk):
 async def test_each_outcome_code(make_desk, card, code, label, kind):
     desk = make_desk(card)
     async with desk.app.run_test(size=SIZE) as pilot:
-        await press_and_settle(pilot, "f3")
-        await enter_pin(pilot, "1234")
-        await pilot.click("#consent-no")
-        await settle(pilot)
+        await confirm_by_pin_without_consent(pilot)
         assert_banner(desk.app, code, label, kind)
         # next patient clears the screen
         await press_and_settle(pilot, "f5")

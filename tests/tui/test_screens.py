@@ -11,7 +11,7 @@ from desk.tui.screens.moushitate import MoushitateScreen
 from desk.tui.screens.reception import ReceptionScreen
 from desk.tui.screens.stats import StatsScreen
 from desk.tui.screens.training import TrainingScreen
-from tests.tui.conftest import SIZE, press_and_settle, settle
+from tests.tui.conftest import SIZE, confirm_by_pin_without_consent, press_and_settle, settle
 
 
 async def test_training_picker_places_any_fixture_card_and_sets_the_world(make_desk):
@@ -46,11 +46,7 @@ async def test_training_is_not_offered_on_real_hardware(make_desk):
 async def test_statistics_show_the_rate_and_the_prefecture_figure(make_desk):
     desk = make_desk("adult")
     async with desk.app.run_test(size=SIZE) as pilot:
-        await press_and_settle(pilot, "f3")
-        desk.app.screen.query_one("#pin-input", Input).value = "1234"
-        await press_and_settle(pilot, "enter")
-        await pilot.click("#consent-no")
-        await settle(pilot)
+        await confirm_by_pin_without_consent(pilot)
         await press_and_settle(pilot, "f8")
         assert isinstance(desk.app.screen, StatsScreen)
         tier = str(desk.app.screen.query_one("#stats-tier", Static).content)
@@ -64,11 +60,7 @@ async def test_statistics_show_the_rate_and_the_prefecture_figure(make_desk):
 async def test_moushitate_is_prefilled_and_saved(make_desk, tmp_path: Path):
     desk = make_desk("unregistered")
     async with desk.app.run_test(size=SIZE) as pilot:
-        await press_and_settle(pilot, "f3")
-        desk.app.screen.query_one("#pin-input", Input).value = "1234"
-        await press_and_settle(pilot, "enter")
-        await pilot.click("#consent-no")
-        await settle(pilot)
+        await confirm_by_pin_without_consent(pilot)
         await press_and_settle(pilot, "f9")
         screen = desk.app.screen
         assert isinstance(screen, MoushitateScreen)

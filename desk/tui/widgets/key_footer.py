@@ -16,6 +16,7 @@ from rich.cells import cell_len
 from rich.style import Style
 from rich.text import Text
 from textual import events
+from textual.binding import Binding
 from textual.screen import Screen
 from textual.widget import Widget
 
@@ -74,12 +75,15 @@ class KeyFooter(Widget, can_focus=False):
             if not binding.show or binding.action in seen:
                 continue
             seen.add(binding.action)
-            hints.append(KeyHint(binding.key, self.app.get_key_display(binding), binding.description, enabled))
+            hints.append(self._hint(binding, enabled))
         palette = None
         if self.app.ENABLE_COMMAND_PALETTE and self.app.COMMAND_PALETTE_BINDING in active:
             _, binding, enabled, _ = active[self.app.COMMAND_PALETTE_BINDING]
-            palette = KeyHint(binding.key, self.app.get_key_display(binding), binding.description, enabled)
+            palette = self._hint(binding, enabled)
         return hints, palette
+
+    def _hint(self, binding: Binding, enabled: bool) -> KeyHint:
+        return KeyHint(binding.key, self.app.get_key_display(binding), binding.description, enabled)
 
     def notify_style_update(self) -> None:
         self._styles.clear()

@@ -33,6 +33,8 @@ except Exception:  # noqa: BLE001 - it queries the terminal on import; a termina
 
 __all__ = ["CellPicture", "Picture"]
 
+_NO_PICTURE = "（画像なし）"
+
 
 class CellPicture(Widget):
     """Shows ready-made half-block cells (desk.tui.view.ViewPicture.cells) in a box of fixed size,
@@ -56,12 +58,11 @@ class CellPicture(Widget):
         if self._cells:
             return self._cells[y] if y < len(self._cells) else Strip.blank(self.size.width)
         if y == self.size.height // 2:
+            # str.center counts characters, and each of these takes two cells: widen by the difference
             text = _NO_PICTURE.center(self.size.width - cell_len(_NO_PICTURE) + len(_NO_PICTURE))
             return Strip([Segment(text, self.rich_style)], cell_len(text))
         return Strip.blank(self.size.width)
 
-
-_NO_PICTURE = "（画像なし）"
 
 
 class Picture(Vertical):
