@@ -28,10 +28,14 @@ from cryptography.hazmat.primitives.asymmetric import padding  # noqa: E402
 from desk.flow import State  # noqa: E402
 from desk.models import AuthMethod, CardProof, CardQuery, NumbersQuery  # noqa: E402
 from desk.session import DeskSession  # noqa: E402
+from desk.wiring import SIM_INSTITUTION_CODE, SIM_VISUAL_PASSWORD, DeskConfig, ReaderSpec, open_desk, training_desk  # noqa: E402
 from reader.errors import ReaderError  # noqa: E402
+from reader.face import DlibFaceMatcher  # noqa: E402
 from reader.trace import TracingTransport  # noqa: E402
+from sim.camera import SimCamera  # noqa: E402
 from sim.fixtures import REFERENCE_DATE, load_card_fixture  # noqa: E402
-from sim.session import SIM_INSTITUTION_CODE, SIM_VISUAL_PASSWORD, SimControls, make_sim_session  # noqa: E402
+from sim.training import SimTraining  # noqa: E402
+from sim.world import SimWorld  # noqa: E402
 
 PATHS = ("pin", "face", "visual")
 
@@ -57,13 +61,13 @@ def p90(values: list[float]) -> float:
     return statistics.quantiles(values, n=10)[-1] if len(values) >= 2 else values[0]
 
 
-def confirmations(session: DeskSession, traced: TracingTransport, insert: Callable[[], None], path: str, label: str, runs: int) -> Row:
+def confirmations(session: DeskSession, traced: TracingTransport, arrive: Callable[[], None], path: str, label: str, runs: int) -> Row:
+    """`arrive`: the card reaches the desk and is read (as the reader reports it)."""
     times, apdus = [], []
     for i in range(runs + 1):  # one warm-up (model load, first key use)
-        insert()
         before = len(traced.entries)
         start = time.perf_counter()
-        session.on_card_inserted()
+        arrive()
         drive(session, path)
         elapsed = (time.perf_counter() - start) * 1000
         session.next_patient()
@@ -76,21 +80,19 @@ def confirmations(session: DeskSession, traced: TracingTransport, insert: Callab
 def sim_rows(base: Path, runs: int) -> list[Row]:
     rows = []
     for path in PATHS:
-        session, controls = make_sim_session(None, base_dir=base / f"sim-{path}", with_camera=path == "face")
+        session, controls = training_desk(None, base_dir=base / f"sim-{path}", camera="holder" if path == "face" else None)
         traced = TracingTransport(controls.transport)
         session.ports.transport = traced
 
-        def insert(c: SimControls = controls) -> None:
-            c.transport.insert(c.world.card("adult"))
-            c._point_camera()
+        def place(c: SimTraining = controls) -> None:
+            c.place("adult")  # the simulated reader reports it; the session reads it at once
 
-        rows.append(confirmations(session, traced, insert, path, "SimTransport", runs if path != "face" else max(3, runs // 2)))
+        rows.append(confirmations(session, traced, place, path, "SimTransport", runs if path != "face" else max(3, runs // 2)))
     return rows
 
 
 def pcsc_rows(base: Path, runs: int) -> tuple[list[Row], list[str]]:
     try:
-        from reader.pcsc import PcscTransport
         from sim.pcscd import VirtualReaderStack, stack_lock, stack_problems
         from sim.vpcd import VPCD_READER
     except ImportError as exc:
@@ -105,19 +107,25 @@ def pcsc_rows(base: Path, runs: int) -> tuple[list[Row], list[str]]:
         try:
             stack.start()
             for path in PATHS:
-                session, controls = make_sim_session(None, base_dir=base / f"pcsc-{path}", with_camera=path == "face")
-                virtual = controls.world.card("adult")
+                # a real reader on the training world, as `desk --reader pcsc:… --demo` assembles it
+                directory = base / f"pcsc-{path}"
+                desk = open_desk(DeskConfig(
+                    reader=ReaderSpec("pcsc", VPCD_READER), camera=None, demo=True, sim_dir=directory,
+                    today=REFERENCE_DATE,
+                ))
+                session = desk.session
+                virtual = SimWorld(directory).card("adult")
                 stack.insert(virtual)
-                transport = PcscTransport(VPCD_READER)
-                if not transport.wait_for_card(5):
+                if not session.ports.transport.wait_for_card(5):
                     return rows, ["pcscd+vpcd: pcscd did not see the virtual card within 5 s"]
-                traced = TracingTransport(transport)
+                traced = TracingTransport(session.ports.transport)
                 session.ports.transport = traced
                 session.ports.check_b = lambda v=virtual: v.fixture.check_b
-                controls.transport.insert(virtual)  # the simulated camera films this card's holder
-                controls._point_camera()
-                rows.append(confirmations(session, traced, lambda: None, path, "pcscd+vpcd", runs if path != "face" else max(3, runs // 2)))
-                transport.close()
+                if path == "face":  # no webcam here: the simulated one films the card's holder
+                    session.ports.camera = SimCamera("holder", virtual.fixture.holder.photo)
+                    session.ports.matcher = DlibFaceMatcher()
+                rows.append(confirmations(session, traced, session.on_card_inserted, path, "pcscd+vpcd", runs if path != "face" else max(3, runs // 2)))
+                desk.close()
         except ReaderError as exc:
             notes.append(f"pcscd+vpcd stopped early: {exc.title}: {exc}")
         finally:
@@ -127,7 +135,7 @@ def pcsc_rows(base: Path, runs: int) -> tuple[list[Row], list[str]]:
 
 def central_throughput(base: Path, seconds: float = 2.0) -> list[tuple[str, float]]:
     """Confirmations per second the simulated central system answers (one thread)."""
-    session, controls = make_sim_session(None, base_dir=base / "central", with_camera=False)
+    session, controls = training_desk(None, base_dir=base / "central", camera=None)
     central, ca = controls.central, controls.world.ca
     fixture = load_card_fixture("adult")
     keys = ca.card_keys(fixture.certificate.serial, fixture.certificate.not_before, fixture.certificate.not_after)
@@ -192,8 +200,13 @@ async def _tui_stalls(base: Path, path: str) -> tuple[list[float], float]:
 
     from desk.tui.app import make_app
 
-    session, controls = make_sim_session("adult", base_dir=base, with_camera=path == "face")
-    app = make_app(session, controls, picture_mode="halfcell", cursor_blink=False, face_process=True)  # as the CLI runs it
+    # assembled as the CLI assembles `desk` (face matching in a child process), on a fixed day
+    desk = open_desk(DeskConfig(
+        reader=ReaderSpec("sim", "adult"), camera="holder" if path == "face" else None, sim_dir=base,
+        today=REFERENCE_DATE, face_in_child_process=True,
+    ))
+    session, controls = desk.session, desk.training
+    app = make_app(session, controls, face_engine=desk.face_engine, picture_mode="halfcell", cursor_blink=False)
     loop = asyncio.get_running_loop()
     stalls: list[float] = []
     totals: list[float] = []

@@ -13,16 +13,16 @@ reader keeps its key in hardware.
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
+from desk.atomicfile import create_once
 from desk.models import AuthMethod
-from reader.errors import StaffFacingError
+from reader.staff_facing import StaffFacingError
 
 __all__ = ["AttestationError", "ReaderAttestor", "attestation_message", "verify_attestation"]
 
@@ -62,22 +62,11 @@ class ReaderAttestor:
         self._key = self._load_or_create()
 
     def _load_or_create(self) -> Ed25519PrivateKey:
+        key: PrivateKeyTypes
         if not self.key_path.exists():
             key = Ed25519PrivateKey.generate()
             pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-            self.key_path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.key_path.parent, prefix=f".{self.key_path.name}.")
-            try:
-                os.fchmod(fd, 0o600)
-                with os.fdopen(fd, "wb") as fh:
-                    fh.write(pem)
-                # link() fails if another process created the key meanwhile: then we use theirs.
-                try:
-                    os.link(tmp, self.key_path)
-                except FileExistsError:
-                    pass
-            finally:
-                os.unlink(tmp)
+            create_once(self.key_path, pem)  # another process may have made one meanwhile: then theirs
         try:
             key = serialization.load_pem_private_key(self.key_path.read_bytes(), password=None)
         except (ValueError, TypeError) as exc:

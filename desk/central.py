@@ -28,8 +28,8 @@ import datetime as dt
 from enum import Enum
 from typing import Protocol, runtime_checkable
 
-from desk.models import Consent, ConsentItem, EligibilityReply, FailureName, NumbersQuery, CardQuery
-from reader.errors import StaffFacingError
+from desk.models import CardQuery, Consent, ConsentItem, EligibilityReply, FailureName, NumbersQuery
+from reader.staff_facing import StaffFacingError
 
 __all__ = [
     "CentralSystem",
@@ -60,6 +60,10 @@ class CentralSystem(Protocol):
 
     def confirm_card(self, query: CardQuery) -> EligibilityReply:
         """照会区分 1. Raises CentralRejected when authentication fails."""
+        ...
+
+    def health(self) -> tuple[bool, str]:
+        """For the status line: can the terminal reach the system right now, and how it answers."""
         ...
 
     def confirm_numbers(
@@ -116,7 +120,7 @@ class CentralRejected(CentralError):
 
     _MESSAGES = {
         Reason.MALFORMED_CERTIFICATE: "カードの電子証明書を読み取れませんでした。カードを置き直してください。",
-        Reason.UNKNOWN_CA: "カードの電子証明書の発行元を確認できませんでした。",
+        Reason.UNKNOWN_CA: "カードの電子証明書の発行元を、接続先のオンライン資格確認等システムでは確認できません。",
         Reason.CERTIFICATE_NOT_YET_VALID: "カードの電子証明書がまだ有効になっていません。",
         Reason.CERTIFICATE_BEYOND_GRACE: (
             "電子証明書の有効期限が切れ、3か月の猶予期間も過ぎています。"
@@ -134,7 +138,10 @@ class CentralRejected(CentralError):
     def __init__(self, reason: CentralRejected.Reason, detail: str | None = None) -> None:
         self.reason = reason
         msg = self._MESSAGES[reason]
-        title = "電子証明書の有効期限切れ" if reason is self.Reason.CERTIFICATE_BEYOND_GRACE else None
+        title = {
+            self.Reason.CERTIFICATE_BEYOND_GRACE: "電子証明書の有効期限切れ",
+            self.Reason.UNKNOWN_CA: "電子証明書の発行元を確認できません",
+        }.get(reason)
         super().__init__(f"{msg}（{detail}）" if detail else msg, title)
 
     @property
@@ -145,6 +152,8 @@ class CentralRejected(CentralError):
     def failure_name(self) -> FailureName:
         if self.reason is self.Reason.CERTIFICATE_BEYOND_GRACE:
             return FailureName.CERT_BEYOND_GRACE
+        if self.reason is self.Reason.UNKNOWN_CA:
+            return FailureName.CERT_UNTRUSTED
         return FailureName.AUTH_FAILED
 
 

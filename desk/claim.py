@@ -36,6 +36,7 @@ __all__ = [
     "UNKNOWN_SYMBOL_DIGITS",
     "UNKNOWN_NUMBER_DIGITS",
     "numbers_of",
+    "shown_record",
     "unknown_claim",
     "claim_for",
 ]
@@ -117,7 +118,9 @@ def unknown_claim(
     )
 
 
-def _valid_record(records: Sequence[QualificationRecord], today: dt.date) -> QualificationRecord | None:
+def shown_record(records: Sequence[QualificationRecord], today: dt.date) -> QualificationRecord | None:
+    """The qualification the desk shows, charges and claims with: the first one valid today, else
+    the first of the reply (無効: the lost one). The one place that decides it."""
     for record in records:
         if record.valid_on(today):
             return record
@@ -144,11 +147,13 @@ def claim_for(
     if current is not None:
         return _claim(ClaimMode.CURRENT, current)
     if outcome in (Validity.VALID, Validity.MULTIPLE) and records:
-        record = _valid_record(records, today)
+        record = shown_record(records, today)
         if record is not None:
             return _claim(ClaimMode.CURRENT, numbers_of(record))
     if outcome in (Validity.INVALID, Validity.INVALID_NEW_EXISTS) and records:
-        return _claim(ClaimMode.PAST, numbers_of(records[0]))
+        lost = shown_record(records, today)  # none is valid today: the lost one, as shown
+        assert lost is not None
+        return _claim(ClaimMode.PAST, numbers_of(lost))
     if past is not None:
         return _claim(ClaimMode.PAST, past)
     return unknown_claim(moushitate)

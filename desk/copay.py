@@ -40,6 +40,7 @@ __all__ = [
     "later_elderly_from",
     "is_later_elderly_record",
     "copay_percent",
+    "copay_to_collect",
     "default_copay_percent",
 ]
 
@@ -120,6 +121,20 @@ def copay_percent(record: QualificationRecord, today: dt.date) -> int | None:
             return record.partial_contribution_ratio
         return ELDERLY_DEFAULT_PERCENT
     return GENERAL_PERCENT
+
+
+def copay_to_collect(
+    record: QualificationRecord | None, today: dt.date, *, birth_date: dt.date | None = None
+) -> int | None:
+    """The share to collect at the desk for the qualification shown (or none): the record's own
+    share when it tells, else the share for the age (`birth_date` when there is no record). None:
+    ask the patient (never 10割). The one function the result, its steps and the screen use."""
+    if record is not None:
+        percent = copay_percent(record, today)
+        if percent is not None:
+            return percent
+        birth_date = record.birth_date
+    return default_copay_percent(birth_date, today)
 
 
 def default_copay_percent(birth: dt.date | None, today: dt.date) -> int | None:

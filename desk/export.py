@@ -24,7 +24,6 @@ import json
 import os
 import re
 import secrets
-import tempfile
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +31,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from desk.atomicfile import stage_file
 from desk.models import (
     AuthMethod,
     Consent,
@@ -42,7 +42,7 @@ from desk.models import (
     QualificationRecord,
     Validity,
 )
-from reader.errors import StaffFacingError
+from reader.staff_facing import StaffFacingError
 
 __all__ = [
     "ExportError",
@@ -53,7 +53,6 @@ __all__ = [
     "reply_from_xml",
     "reply_to_json",
     "reply_from_json",
-    "write_atomic",
     "new_file_identifier",
 ]
 
@@ -375,13 +374,13 @@ def reply_from_xml(data: bytes) -> EligibilityReply:
             expiry = _text(terminal.find("CertificateExpirationDate"))
             if expiry:
                 values["certificate_not_after"] = _parse_date(expiry, "CertificateExpirationDate")
-            consent = terminal.find("Consent")
+            consent_el = terminal.find("Consent")
             values["consent"] = None
-            if consent is not None:
+            if consent_el is not None:
                 values["consent"] = Consent(
-                    items=frozenset(ConsentItem(v) for v in (_text(consent.find("Items")) or "").split()),
-                    given_at=_parse_time(_required(consent, "ConsentTime"), "Consent/ConsentTime"),
-                    valid_until=_parse_time(_required(consent, "AvailableTime"), "Consent/AvailableTime"),
+                    items=frozenset(ConsentItem(v) for v in (_text(consent_el.find("Items")) or "").split()),
+                    given_at=_parse_time(_required(consent_el, "ConsentTime"), "Consent/ConsentTime"),
+                    valid_until=_parse_time(_required(consent_el, "AvailableTime"), "Consent/AvailableTime"),
                 )
         return EligibilityReply(**values)
     except ResultFileError:
@@ -417,30 +416,6 @@ def reply_from_json(data: bytes) -> EligibilityReply:
 
 
 # -- files ----------------------------------------------------------------------------------------
-
-
-def _stage(path: Path, data: bytes) -> str:
-    """Write `data` to a temporary file beside `path`, flushed to disk; returns its name."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-    except BaseException:
-        os.unlink(tmp)
-        raise
-    return tmp
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write `data` to `path` so that readers see the old file or the whole new one, never a part."""
-    tmp = _stage(path, data)
-    try:
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
 
 
 def new_file_identifier() -> str:
@@ -484,17 +459,17 @@ class ResultExporter:
         xml_path = self.res_dir / f"{stem}.xml"
         json_path = self.res_dir / f"{stem}.json"
         json_existed = json_path.exists()
-        staged: list[tuple[str, Path]] = []
+        staged: list[tuple[Path, Path]] = []
         try:
             # Both files are complete on disk before either is renamed into place; JSON first,
             # the XML last, because the XML is what a レセコン picks up.
-            staged.append((_stage(json_path, js), json_path))
-            staged.append((_stage(xml_path, xml), xml_path))
+            staged.append((stage_file(json_path, js), json_path))
+            staged.append((stage_file(xml_path, xml), xml_path))
             for tmp, final in staged:
                 os.replace(tmp, final)
         except OSError as exc:
             for tmp, _ in staged:
-                Path(tmp).unlink(missing_ok=True)
+                tmp.unlink(missing_ok=True)
             if not json_existed and not xml_path.exists():
                 json_path.unlink(missing_ok=True)  # no XML: no lone JSON either
             raise ExportError(f"{stem} を書き込めません: {exc}") from exc

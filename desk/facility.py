@@ -21,6 +21,7 @@ import secrets
 import sys
 from enum import Enum
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, ValidationError, field_validator
 
@@ -28,13 +29,14 @@ from desk.atomicfile import write_text_atomic
 from desk.journal import VISUAL_LOCK_THRESHOLD, Journal, VisualLockState
 from desk.models import FacilityType, Model
 from desk.seed_stats import normalize_prefecture
-from reader.errors import StaffFacingError
+from reader.staff_facing import StaffFacingError
 
 __all__ = [
     "CONFIG_ENV",
     "MIN_VISUAL_PASSWORD_LENGTH",
     "FacilityCategory",
     "ScryptHash",
+    "CentralSettings",
     "FacilityConfig",
     "FacilityError",
     "VisualCheck",
@@ -135,6 +137,17 @@ def config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
     return Path(env) if env else default_config_path()
 
 
+class CentralSettings(Model):
+    """Which central eligibility system this desk asks. Only the simulator exists today; a real
+    adapter (the 資格確認端末's req/res folders) will add a kind of its own."""
+
+    kind: Literal["sim"] = "sim"
+    # Accept a real My Number card (issuer: the JPKI 利用者証明用 CA) on its valid signature, as a
+    # demo: marked as such in the result and never counted as a confirmation.
+    demo: bool = False
+    sim_dir: Path | None = None  # where the simulator keeps its CA keys (default: beside the journal)
+
+
 class FacilityConfig(Model):
     medical_institution_code: str = Field(pattern=r"^\d{10}$", description="医療機関コード (10 digits)")
     name: str = Field(min_length=1)
@@ -144,6 +157,7 @@ class FacilityConfig(Model):
     res_dir: Path = Field(default_factory=lambda: default_data_dir() / "res")
     journal_path: Path = Field(default_factory=lambda: default_data_dir() / "journal.sqlite3")
     visual_password: ScryptHash | None = None
+    central: CentralSettings = Field(default_factory=CentralSettings)
 
     @field_validator("prefecture")
     @classmethod
@@ -166,6 +180,7 @@ class FacilityConfig(Model):
             "res_dir": str(self.res_dir),
             "journal_path": str(self.journal_path),
             "visual_password": "set" if self.visual_password else "unset",
+            "central": self.central.kind + ("（デモ: 実カードを受け付ける）" if self.central.demo else ""),
         }
 
 

@@ -7,10 +7,12 @@ effects and feeds their outcomes back as events. The transition table is checked
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Any
 
-from desk.models import AuthMethod, CardProof, EligibilityReply, FacilityType, FailureName
+from desk.models import FACE_LOCK_AFTER, AuthMethod, CardProof, ConsentItem, EligibilityReply, FacilityType, FailureName
 
 __all__ = [
     "State",
@@ -43,7 +45,6 @@ __all__ = [
     "RecordOutcome",
 ]
 
-FACE_LOCK_AFTER = 10  # consecutive face failures that lock face auth for a card (MHLW via TBS)
 
 
 class State(str, Enum):
@@ -139,7 +140,7 @@ class Authenticated:
 
 @dataclass(frozen=True)
 class ConsentAnswered:
-    items: frozenset = frozenset()
+    items: frozenset[ConsentItem] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -196,7 +197,7 @@ class CheckVisual:
 class QueryCentral:
     proof: CardProof
     nonce: bytes = field(repr=False)
-    consent: frozenset
+    consent: frozenset[ConsentItem]
 
 
 @dataclass(frozen=True)
@@ -233,27 +234,46 @@ class Reception:
 
     # -- what the screen may offer ------------------------------------------------------------
 
+    def unavailable_reason(self, method: AuthMethod) -> str:
+        """Why `method` cannot be used for this card now ('' when it can). The one place that
+        decides it; the screen shows the reason beside the greyed-out method."""
+        if method is AuthMethod.FACE and self.face_failures >= FACE_LOCK_AFTER:
+            return f"{FACE_LOCK_AFTER}回続けて失敗したためロック中（解除は市区町村窓口）"
+        if method is AuthMethod.PIN:
+            if self.pin_tries_left is None:
+                return "暗証番号なしのカード（顔認証マイナンバーカード）"
+            if self.pin_tries_left <= 0:
+                return "3回間違えたためロック中（解除は市区町村窓口）"
+        if method is AuthMethod.VISUAL and self.visual_locked:
+            return "パスワード誤りが続いたため一時ロック中（5分後に再試行）"
+        return ""
+
     @property
     def pin_available(self) -> bool:
-        return self.pin_tries_left is not None and self.pin_tries_left > 0
+        return not self.unavailable_reason(AuthMethod.PIN)
 
     @property
     def face_available(self) -> bool:
-        return self.face_failures < FACE_LOCK_AFTER
+        return not self.unavailable_reason(AuthMethod.FACE)
 
     @property
     def visual_available(self) -> bool:
-        return not self.visual_locked
+        return not self.unavailable_reason(AuthMethod.VISUAL)
 
     def available_methods(self) -> list[AuthMethod]:
-        out = []
-        if self.face_available:
-            out.append(AuthMethod.FACE)
-        if self.pin_available:
-            out.append(AuthMethod.PIN)
-        if self.visual_available:
-            out.append(AuthMethod.VISUAL)
-        return out
+        return [m for m in (AuthMethod.FACE, AuthMethod.PIN, AuthMethod.VISUAL) if not self.unavailable_reason(m)]
+
+    def failure_when_stopped(self, method: AuthMethod) -> FailureName:
+        """Why a confirmation through `method` stopped short of an answer (a script gives up there)."""
+        if self.failure is not None:
+            return self.failure
+        if method is AuthMethod.PIN and self.pin_tries_left == 0:
+            return FailureName.PIN_BLOCKED
+        if method is AuthMethod.FACE and not self.face_available:
+            return FailureName.FACE_LOCKED
+        if method is AuthMethod.VISUAL and self.visual_locked:
+            return FailureName.VISUAL_LOCKED
+        return FailureName.AUTH_FAILED
 
     # -- the table ------------------------------------------------------------------------
 
@@ -297,12 +317,10 @@ class Reception:
 
     def _method_chosen(self, event: MethodChosen) -> list[Effect]:
         method = event.method
-        if method not in self.available_methods():
-            self.message = {
-                AuthMethod.PIN: "暗証番号は使えません（ロック中または未設定）。顔認証か目視確認を選んでください。",
-                AuthMethod.FACE: "顔認証は10回続けて失敗したためロックされています。暗証番号か目視確認を選んでください。",
-                AuthMethod.VISUAL: "目視確認は一時的にロックされています（パスワード誤り5回）。5分後にもう一度お試しください。",
-            }.get(method, "その方法は使えません。")
+        reason = self.unavailable_reason(method)
+        if reason:
+            others = "・".join(m.label for m in self.available_methods())
+            self.message = f"{method.label}は使えません（{reason}）。" + (f"{others}を選んでください。" if others else "")
             return []
         self.method = method
         self.message = ""
@@ -343,7 +361,7 @@ class Reception:
             return []  # the session follows with Authenticated once it has the nonce
         self.state = State.CHOOSING
         if not self.face_available:
-            self.message = "顔認証に10回続けて失敗したため、このカードの顔認証はロックされました。暗証番号か目視確認で受付してください。"
+            self.message = f"顔認証に{FACE_LOCK_AFTER}回続けて失敗したため、このカードの顔認証はロックされました。暗証番号か目視確認で受付してください。"
             if not self.available_methods():
                 return self._fail(FailureName.FACE_LOCKED, self.message)
             return [RecordOutcome(AuthMethod.FACE, failure=FailureName.FACE_LOCKED)]
@@ -411,7 +429,8 @@ class Reception:
 
 
 _T = Reception
-_TRANSITIONS = {
+# Each handler takes its own event type, hence Any for the event in the common signature.
+_TRANSITIONS: dict[tuple[State, type[object]], Callable[[Reception, Any], list[Effect]]] = {
     (State.IDLE, CardInserted): _T._card_inserted,
     (State.RESULT, CardInserted): _T._card_inserted,
     (State.FAILED, CardInserted): _T._card_inserted,

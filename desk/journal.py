@@ -30,13 +30,12 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
-from desk.models import AuthMethod, Channel, FacilityType, FailureName, Model, Validity
-from reader.errors import StaffFacingError
+from desk.models import FACE_LOCK_AFTER, AuthMethod, Channel, FacilityType, FailureName, Model, Validity
+from reader.staff_facing import StaffFacingError
 
 __all__ = [
     "JST",
     "SCHEMA_VERSION",
-    "FACE_LOCK_THRESHOLD",
     "VISUAL_LOCK_THRESHOLD",
     "VISUAL_LOCK_DURATION",
     "JournalError",
@@ -52,7 +51,6 @@ __all__ = [
 
 JST = dt.timezone(dt.timedelta(hours=9), "JST")
 SCHEMA_VERSION = 1
-FACE_LOCK_THRESHOLD = 10
 VISUAL_LOCK_THRESHOLD = 5
 VISUAL_LOCK_DURATION = dt.timedelta(minutes=5)
 
@@ -395,6 +393,7 @@ class Journal:
                 record.rerun_of,
             ),
         )
+        assert cur.lastrowid is not None  # an INSERT always sets it (typeshed: int | None)
         return int(cur.lastrowid)
 
     def record_confirmation(self, record: ConfirmationRecord) -> int:
@@ -418,6 +417,7 @@ class Journal:
                 "INSERT INTO visual_uses (at, staff_id, cert_fingerprint, confirmation_id) VALUES (?, ?, ?, ?)",
                 (_stamp(_to_jst(at)), staff_id.strip(), cert_fingerprint, confirmation_id),
             )
+            assert cur.lastrowid is not None  # an INSERT always sets it (typeshed: int | None)
             return int(cur.lastrowid)
 
     def _confirmation_from_row(self, row: sqlite3.Row) -> ConfirmationRecord:
@@ -489,6 +489,7 @@ class Journal:
                 " VALUES (?, ?, ?, ?, ?, ?)",
                 (_stamp(at_jst), channel.value, method.value, int(facility_type), cert_fingerprint, payload_json),
             )
+            assert cur.lastrowid is not None  # an INSERT always sets it (typeshed: int | None)
             item_id = int(cur.lastrowid)
             self._insert_confirmation(
                 conn,
@@ -594,7 +595,7 @@ class Journal:
         with self._write() as conn:
             row = conn.execute("SELECT * FROM face_failures WHERE cert_fingerprint = ?", (cert_fingerprint,)).fetchone()
             count = (int(row["consecutive"]) if row else 0) + 1
-            locked_at = row["locked_at"] if row and row["locked_at"] else (stamp if count >= FACE_LOCK_THRESHOLD else None)
+            locked_at = row["locked_at"] if row and row["locked_at"] else (stamp if count >= FACE_LOCK_AFTER else None)
             conn.execute(
                 "INSERT INTO face_failures (cert_fingerprint, consecutive, locked_at, updated_at) VALUES (?, ?, ?, ?)"
                 " ON CONFLICT(cert_fingerprint) DO UPDATE SET consecutive = excluded.consecutive,"

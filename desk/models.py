@@ -80,6 +80,11 @@ class Validity(IntEnum):
         return {1: "有効", 2: "無効", 3: "無効（新しい資格あり）", 4: "該当資格なし", 5: "複数該当"}[self.value]
 
 
+# Consecutive face failures that lock 顔認証 for a card (MHLW via TBS); the flow offers the method
+# and the journal counts the failures against this one number.
+FACE_LOCK_AFTER = 10
+
+
 class FailureName(str, Enum):
     """Why a confirmation ended without an OQSCD006 code."""
 
@@ -88,6 +93,7 @@ class FailureName(str, Enum):
     FACE_LOCKED = "face_locked"
     VISUAL_LOCKED = "visual_locked"
     CERT_BEYOND_GRACE = "cert_beyond_grace"
+    CERT_UNTRUSTED = "cert_untrusted"  # the central system does not know the certificate's issuer
     NOT_MY_NUMBER_CARD = "not_my_number_card"
     CARD_REMOVED = "card_removed"
     CARD_ERROR = "card_error"  # the card or reader answered, but not sensibly (machine failure)
@@ -101,6 +107,7 @@ class FailureName(str, Enum):
             "face_locked": "顔認証ロック",
             "visual_locked": "目視確認ロック",
             "cert_beyond_grace": "電子証明書の期限切れ（猶予期間経過）",
+            "cert_untrusted": "電子証明書の発行元を確認できません",
             "not_my_number_card": "マイナンバーカードではありません",
             "card_removed": "カードが取り外されました",
             "card_error": "カードを読み取れません（機器不良等）",
@@ -229,6 +236,9 @@ class EligibilityReply(Model):
     certificate_not_after: dt.date | None = None  # card path: last valid day of the user-auth certificate
     consent: Consent | None = None
     method: AuthMethod = AuthMethod.NONE
+    # A real card accepted by the simulated central system for a demonstration: no eligibility
+    # was confirmed, and nothing may count it as a confirmation.
+    demo: bool = False
     # Added for the result files (MessageHeader): who asked, and the per-confirmation file identifier.
     medical_institution_code: str | None = Field(default=None, pattern=r"^\d{10}$")
     arbitrary_file_identifier: str | None = Field(default=None, pattern=r"^[A-Za-z0-9+/=_-]{1,64}$")

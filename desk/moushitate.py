@@ -23,7 +23,7 @@ from pydantic import Field
 from desk.atomicfile import write_text_atomic
 from desk.models import Model
 from reader.models import BasicFour
-from reader.errors import StaffFacingError
+from reader.staff_facing import StaffFacingError
 
 __all__ = [
     "InsuranceKind",
@@ -206,18 +206,18 @@ def render_text(form: Moushitate) -> str:
         "",
         "1 保険資格等に関する事項",
         f"  保険資格の有無　　　{_box(form.has_valid_qualification, '有効な保険資格を有している')}",
-        f"  保険種別　　　　　　{'  '.join(_box(c, l) for c, l in _kinds(form))}",
+        f"  保険種別　　　　　　{'  '.join(_box(c, label) for c, label in _kinds(form))}",
         f"  保険者等名称　　　　{form.insurer_name or blank}",
         f"  事業所名※1　　　　 {form.employer or blank}",
-        f"  一部負担金の割合※2  {'  '.join(_box(c, l) for c, l in _ratios(form))}",
+        f"  一部負担金の割合※2  {'  '.join(_box(c, label) for c, label in _ratios(form))}",
         NOTE_1,
         NOTE_2,
         "",
         "2 マイナンバーカードの券面事項等",
         f"  氏名　　　　　　　　{form.name or blank}",
         f"  （フリガナ）　　　　{form.name_kana or blank}",
-        f"  生年月日　　　　　　{' '.join(_box(c, l) for c, l in boxes)}  {by or '　　'}年 {bm or '　'}月 {bd or '　'}日",
-        f"  性別　　　　　　　　{'  '.join(_box(c, l) for c, l in _sexes(form))}",
+        f"  生年月日　　　　　　{' '.join(_box(c, label) for c, label in boxes)}  {by or '　　'}年 {bm or '　'}月 {bd or '　'}日",
+        f"  性別　　　　　　　　{'  '.join(_box(c, label) for c, label in _sexes(form))}",
         f"  住所※3　　　　　　 {form.address or blank}",
     ]
     if form.residence:
@@ -271,12 +271,12 @@ def render_html(form: Moushitate) -> str:
         address += f"<br>（居所）{_hval(form.residence)}"
     rows1 = [
         ("保険資格の有無", _hbox(form.has_valid_qualification, "有効な保険資格を有している")),
-        ("保険種別", "".join(_hbox(c, l) for c, l in _kinds(form))),
+        ("保険種別", "".join(_hbox(c, label) for c, label in _kinds(form))),
         ("保険者等名称", _hval(form.insurer_name)),
         ("事業所名<sup>※1</sup>", _hval(form.employer)),
-        ("一部負担金の割合<sup>※2</sup>", "".join(_hbox(c, l) for c, l in _ratios(form))),
+        ("一部負担金の割合<sup>※2</sup>", "".join(_hbox(c, label) for c, label in _ratios(form))),
     ]
-    birth = "".join(_hbox(c, l) for c, l in boxes) + (
+    birth = "".join(_hbox(c, label) for c, label in boxes) + (
         f'<span class="filled">{html.escape(by)}</span>年 <span class="filled">{html.escape(bm)}</span>月 '
         f'<span class="filled">{html.escape(bd)}</span>日'
         if form.birth_date
@@ -286,7 +286,7 @@ def render_html(form: Moushitate) -> str:
         ("氏名", _hval(form.name)),
         ("（フリガナ）", _hval(form.name_kana)),
         ("生年月日", birth),
-        ("性別", "".join(_hbox(c, l) for c, l in _sexes(form))),
+        ("性別", "".join(_hbox(c, label) for c, label in _sexes(form))),
         ("住所<sup>※3</sup>", address),
     ]
 

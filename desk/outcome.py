@@ -7,12 +7,13 @@ desk/copay.py and desk/claim.py. This is also the JSON `desk check` prints.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from pydantic import Field
 
 from desk.certificate_grace import certificate_status
-from desk.claim import Claim, claim_for
-from desk.copay import copay_percent, default_copay_percent
+from desk.claim import Claim, claim_for, shown_record
+from desk.copay import copay_to_collect
 from desk.models import (
     AuthMethod,
     Consent,
@@ -50,8 +51,9 @@ class Outcome(Model):
     renewal_message: str | None = None
     consent: Consent | None = None
     record: QualificationRecord | None = None
+    demo: bool = False  # a real card on the simulated central system: nothing was confirmed
 
-    def to_check_json(self) -> dict:
+    def to_check_json(self) -> dict[str, Any]:
         """The `desk check --json` object (stable keys; see README)."""
         return {
             "outcome": {"code": self.code, "name": self.name, "label": self.label},
@@ -75,14 +77,8 @@ class Outcome(Model):
             "renewal_alert": self.renewal_alert,
             "renewal_message": self.renewal_message,
             "consent": sorted(i.value for i in self.consent.items) if self.consent else [],
+            "demo": self.demo,
         }
-
-
-def _shown(records: list[QualificationRecord], today: dt.date) -> QualificationRecord | None:
-    for record in records:
-        if record.valid_on(today):
-            return record
-    return records[0] if records else None
 
 
 def build_outcome(
@@ -98,19 +94,18 @@ def build_outcome(
 ) -> Outcome:
     if reply is not None and reply.validity is not None:
         records = list(reply.records)
-        record = _shown(records, today)
+        record = shown_record(records, today)
         not_after = reply.certificate_not_after or certificate_not_after
         status = certificate_status(not_after, today) if not_after else None
         validity = Validity(reply.validity)
         steps = steps_for(validity, today=today, records=records, certificate_not_after=not_after)
         renewal = bool(status and status.renewal_alert)
-        copay = copay_percent(record, today) if record is not None else None
-        if validity not in (Validity.VALID, Validity.MULTIPLE) and copay is None:
-            copay = default_copay_percent(record.birth_date if record else None, today)
+        copay = copay_to_collect(record, today)
         return Outcome(
             code=int(validity),
             name=validity.label,
-            label=validity.label,
+            label=f"{validity.label}（デモ・資格確認ではありません）" if reply.demo else validity.label,
+            demo=reply.demo,
             method=method,
             copay_percent=copay,
             insurer_number=record.insurer_number.strip() if record else None,

@@ -25,8 +25,8 @@ from desk.certificate_grace import (
     grace_end,
     renewal_alert_from,
 )
-from desk.claim import Claim, ClaimMode, ClaimNumbers, claim_for, unknown_claim
-from desk.copay import copay_percent, default_copay_percent
+from desk.claim import Claim, ClaimMode, ClaimNumbers, claim_for, shown_record, unknown_claim
+from desk.copay import copay_percent, copay_to_collect, default_copay_percent
 from desk.models import FailureName, Model, QualificationRecord, Validity
 
 __all__ = [
@@ -97,13 +97,6 @@ def percent_label(percent: int) -> str:
 
 def _date_ja(day: dt.date) -> str:
     return f"{day.year}年{day.month}月{day.day}日"
-
-
-def _shown_record(records: Sequence[QualificationRecord], today: dt.date) -> QualificationRecord | None:
-    for record in records:
-        if record.valid_on(today):
-            return record
-    return records[0] if records else None
 
 
 def _numbers_text(record: QualificationRecord) -> str:
@@ -244,16 +237,16 @@ def steps_for(
     - `health_card_valid_to` / `later_elderly`: for Situation.HEALTH_CARD, the printed expiry and
       whether it is a 後期高齢者医療 card.
     """
-    record = _shown_record(records, today)
+    record = shown_record(records, today)
     if birth_date is None and record is not None:
         birth_date = record.birth_date
     fallback = _fallback_steps(returning_patient=returning_patient, birth_date=birth_date, today=today)
 
     if outcome is Validity.VALID and record is not None:
-        steps = [
+        steps: list[Step] = [
             Step(code="valid_insurer", text=f"資格は有効です。保険者：{record.insurer_name}（{record.insurer_number.strip()}）"),
             Step(code="valid_numbers", text=f"{_numbers_text(record)}"),
-            _copay_step("valid_copay", copay_percent(record, today)),
+            _copay_step("valid_copay", copay_to_collect(record, today)),
             Step(
                 code="no_extra_certificates",
                 text=(
@@ -273,12 +266,12 @@ def steps_for(
             )
         ]
         if record is not None:
-            steps.append(_copay_step("valid_copay", copay_percent(record, today), lead="選んだ資格での"))
+            steps.append(_copay_step("valid_copay", copay_to_collect(record, today), lead="選んだ資格での"))
         steps.append(Step(code="claim_current", text="選んだ資格情報でレセプト請求してください。"))
         return steps + _certificate_steps(certificate_not_after, today)
 
     if outcome in (Validity.INVALID, Validity.INVALID_NEW_EXISTS):
-        steps: list[Step] = []
+        steps = []
         if outcome is Validity.INVALID_NEW_EXISTS:
             steps.append(
                 Step(
@@ -299,7 +292,7 @@ def steps_for(
                     ),
                 )
             )
-        percent = copay_percent(record, today) if record is not None else default_copay_percent(birth_date, today)
+        percent = copay_to_collect(record, today, birth_date=birth_date)
         steps.append(
             _copay_step("copay_normal_share", percent, lead="10割負担にはなりません。通常の自己負担分を受け取ってください。")
         )
@@ -392,6 +385,18 @@ def steps_for(
                 ),
             )
         ]
+
+    if outcome is FailureName.CERT_UNTRUSTED:
+        return [
+            Step(
+                code="cert_untrusted",
+                text=(
+                    "このカードの電子証明書は、接続先のオンライン資格確認等システムでは確認できません"
+                    "（接続先の設定、または訓練用シミュレータへの実カードの読み取り）。もう一度試しても結果は変わりません。"
+                    "端末の管理者に接続先を確認してもらい、その間は次の方法で受付してください。"
+                ),
+            )
+        ] + fallback
 
     if outcome is FailureName.AUTH_FAILED:
         return [

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 from pathlib import Path
+from typing import cast
 
 from pydantic import Field
 
@@ -79,7 +80,7 @@ class PrefectureRates(Model):
     def for_category(self, category: str) -> CategoryRate:
         if category not in CATEGORIES:
             raise KeyError(category)
-        return getattr(self, category)
+        return cast(CategoryRate, getattr(self, category))
 
 
 class NationalCounts(Model):

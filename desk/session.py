@@ -1,9 +1,14 @@
-"""One reception desk at work: runs the effects the state machine asks for against real ports.
+"""One reception desk at work: runs the effects the state machine asks for against its ports.
 
 `DeskSession` is what the TUI and `desk check` drive. Every public method blocks until the flow
 has nothing left to do (the TUI calls them from worker threads) and never raises for the things
 that happen at a desk every day (wrong PIN, pulled card, central system down): those end up in
 `reception.state`, `reception.message` and `outcome`.
+
+Card presence takes one road: the reader's transport reports a card placed or taken away to the
+session (`watch_cards`), and the session tells the screen. The numbers query (desk/numbers.py),
+the outage re-runs (desk/outage.py) and the journal's retry queue (desk/recorder.py) live in
+modules of their own; the session only hands them its ports.
 
 Library imports (cv2, face_recognition, smartcard) stay behind the ports, so this module is as
 importable as the rest of desk/.
@@ -13,59 +18,62 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from functools import partial
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from desk import flow
+from desk.central import CentralError, make_consent
+from desk.facility import FacilityError, check_visual_password
 from desk.flow import Reception, State
-from desk.models import AuthMethod, CardProof, CardQuery, Channel, ConsentItem, FailureName, NumbersQuery
+from desk.journal import ConfirmationRecord, JournalError
+from desk.models import (
+    AuthMethod,
+    CardProof,
+    CardQuery,
+    Channel,
+    ConsentItem,
+    EligibilityReply,
+    FailureName,
+    NumbersQuery,
+    Validity,
+)
+from desk.numbers import query_numbers
+from desk.outage import retry_outage_queue
 from desk.outcome import Outcome, build_outcome
-from reader.card import MynaCard
+from desk.ports import DeskPorts
+from desk.recorder import Recorder
+from reader.card import MynaCard, normalize_check_b
 from reader.errors import (
-    CameraUnavailable,
+    CameraError,
     CardRemoved,
+    FaceError,
     InvalidInput,
     NoCard,
+    NoReader,
     NotMyNumberCard,
     PinBlocked,
     ReaderError,
+    ReaderGone,
     WrongPin,
 )
-from reader.models import CardInfo
-from reader.transport import Transport
+from reader.face import verify_face
+from reader.models import BasicFour, CardInfo
 
-__all__ = ["DeskPorts", "DeskSession", "DeskStatus"]
+if TYPE_CHECKING:
+    from reader.face import FaceTemplate, MatchResult
 
-_log = logging.getLogger("madoguchi.desk")
-JST = dt.timezone(dt.timedelta(hours=9))
-RERUN_STAFF_ID = "outage-requery"  # who re-ran a queued confirmation: the terminal itself
+__all__ = ["CardListener", "DeskPorts", "DeskSession", "DeskStatus"]
 
-
-@dataclass
-class DeskPorts:
-    """Everything a desk talks to. Any of camera/matcher may be None (no face authentication)."""
-
-    transport: Transport
-    central: Any  # desk.central.CentralSystem
-    attestor: Any  # desk.attestation.ReaderAttestor
-    journal: Any  # desk.journal.Journal
-    facility: Any  # desk.facility.FacilityConfig
-    camera: Any = None  # reader.camera.Camera
-    matcher: Any = None  # reader.face.FaceMatcher
-    # 照合番号B from the card front (a face-auth reader reads it; sim: the fixture; else typed by staff)
-    check_b: Callable[[], str | None] = lambda: None
-    clock: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(JST))
-    exporter: Callable[[Any], Any] | None = None  # writes each reply to the res/ folder
+# Told True when a card is placed on the reader, False when it is taken away (any thread).
+CardListener = Callable[[bool], None]
 
 
 @dataclass(frozen=True)
 class DeskStatus:
     reader: str
-    reader_ok: bool
+    reader_ok: bool  # False after the reader or pcscd went away, until a card is read again
     camera: str
     camera_ok: bool
     central: str
@@ -75,31 +83,80 @@ class DeskStatus:
 class DeskSession:
     def __init__(self, ports: DeskPorts) -> None:
         self.ports = ports
-        self.journal = ports.journal
-        self.facility = ports.facility
         self.reception = Reception(facility_type=ports.facility.facility_type)
+        self.recorder = Recorder()
         self.photo: bytes | None = None
         self.last_frame: Any = None
-        self.last_face: Any = None
+        self.last_face: MatchResult | None = None
         self.outcome: Outcome | None = None
         self.info: CardInfo | None = None
-        # 照合番号B typed by staff from the card front, where no reader camera reads it (real PC/SC)
-        self.card_front: str | None = None
+        # The card's basic four items for the 申立書, read only when staff ask with the patient's
+        # 券面事項入力補助用暗証番号 (never the My Number); forgotten with the next card or patient.
+        self.basic_four: BasicFour | None = None
+        # 照合番号B typed by staff from the card front, where the reader does not read it itself
+        self.typed_check_b: str | None = None
         self._card: MynaCard | None = None
-        self._template: Any = None
+        self._template: FaceTemplate | None = None
         self._last_proof: CardProof | None = None
-        # Journal writes that failed (database locked, read-only disk): kept in order and written
-        # before the next record, so a busy disk never loses a confirmation already made.
-        self._unrecorded: list[Callable[[], Any]] = []
-        self.journal_error: Exception | None = None
+        self._listener: CardListener | None = None
+        self._watching = False
+        self._dispatching: int | None = None  # the thread inside _dispatch, if any
+        self._reported: list[bool] = []  # presence reported while a flow step ran on that thread
+        self.reader_problem: str | None = None  # the last reader failure (gone, no pcscd), for the status line
         self._lock = threading.RLock()  # one flow step at a time, whatever thread calls
+
+    @property
+    def journal(self) -> Any:  # desk.journal.Journal; a property so a test may swap the port
+        return self.ports.journal
+
+    @property
+    def facility(self) -> Any:  # desk.facility.FacilityConfig
+        return self.ports.facility
+
+    # -- the reader's road -----------------------------------------------------------------
+
+    def watch_cards(self, listener: CardListener | None = None) -> None:
+        """Follow the reader: the transport reports to the session, the session to `listener`.
+
+        Without a listener (headless: `desk check`, tests, benchmarks) the session reads a card
+        on the thread that reported it. With one (the screen), the session only tells it, and the
+        listener calls `on_card_inserted` / `on_card_removed` where it likes (a worker thread).
+        Calling again replaces the listener. A card already lying on the reader when the watch
+        starts is reported at once (readers report changes only).
+        """
+        self._listener = listener
+        if self._watching:
+            return
+        try:
+            self.ports.transport.watch(lambda: self._presence(True), lambda: self._presence(False))
+        except ReaderError as exc:
+            self.reader_problem = exc.title
+            raise
+        self._watching = True
+        self.reader_problem = None
+        if self.ports.transport.wait_for_card(0):
+            self._presence(True)
+
+    def _presence(self, present: bool) -> None:
+        listener = self._listener
+        if listener is not None:
+            listener(present)
+        elif self._dispatching == threading.get_ident():
+            # Reported from inside a flow step on this thread (the card went mid-APDU): the step
+            # in progress sees the card gone itself; the report is handled once it has finished.
+            self._reported.append(present)
+        elif present:
+            self.on_card_inserted()
+        else:
+            self.on_card_removed()
 
     # -- what the screen calls -------------------------------------------------------------
 
     def on_card_inserted(self) -> None:
         with self._lock:
             self.photo = self.last_frame = self.last_face = self.outcome = None
-            self.info = self._card = self._template = self._last_proof = self.card_front = None
+            self.info = self._card = self._template = self._last_proof = self.typed_check_b = None
+            self.basic_four = None
             self._dispatch(flow.CardInserted())
 
     def on_card_removed(self) -> None:
@@ -107,20 +164,29 @@ class DeskSession:
             self._dispatch(flow.CardPulled())
 
     @property
-    def needs_card_front(self) -> bool:
+    def needs_check_b(self) -> bool:
         """The face photo can only be read once staff type 照合番号B from the card front."""
-        return self.info is not None and self.photo is None and not self.card_front and not self.ports.check_b()
+        return self.info is not None and self.photo is None and not self.typed_check_b and not self.ports.check_b()
 
-    def set_card_front(self, check_b: str) -> None:
+    def enter_check_b(self, typed: str) -> None:
         """照合番号B as printed on the card front: birth date YYMMDD + expiry year YYYY + security code."""
-        value = "".join(check_b.split())
-        if len(value) != 14 or not value.isdigit():
-            raise InvalidInput(
-                "照合番号Bは数字14桁です：券面の生年月日（西暦の下2桁・月・日の6桁）、有効期限の年（4桁）、"
-                "セキュリティコード（4桁）の順に入力してください。"
-            )
+        value = normalize_check_b(typed)
         with self._lock:
-            self.card_front = value
+            self.typed_check_b = value
+
+    def method_reasons(self) -> list[tuple[AuthMethod, str]]:
+        """Each method with why it cannot be used now ('' when it can): the card's counters (the
+        flow decides those) and then this desk's devices."""
+        out = []
+        for method in (AuthMethod.FACE, AuthMethod.PIN, AuthMethod.VISUAL):
+            reason = self.reception.unavailable_reason(method)
+            if not reason and method is AuthMethod.FACE:
+                if self.ports.camera is None or self.ports.matcher is None:
+                    reason = "カメラが使えません"
+                elif self.needs_check_b:
+                    reason = "カード券面の照合番号Bを入力すると使えます"
+            out.append((method, reason))
+        return out
 
     def choose(self, method: AuthMethod) -> None:
         with self._lock:
@@ -146,25 +212,47 @@ class DeskSession:
         staff_id: str = "",
         visual_password: str | None = None,
         consent: frozenset[ConsentItem] = frozenset(),
-    ) -> None:
+    ) -> Outcome:
         """Take a card that was just read through one method to the end, answering every question
-        the screen would ask with these values (`desk check`, benchmarks, tests)."""
+        the screen would ask with these values (`desk check`, benchmarks, tests). Returns the
+        outcome, or why it stopped short when authentication did not succeed."""
         r = self.reception
-        if r.state is not State.CHOOSING:
-            return
-        self.choose(method)
-        if r.state is State.PIN and pin is not None:
-            self.enter_pin(pin)
-        elif r.state is State.VISUAL and visual_password is not None:
-            self.submit_visual(staff_id, visual_password, True)
-        if r.state is State.CONSENT:
-            self.answer_consent(consent)
+
+        def now_in(state: State) -> bool:  # each call below moves the flow on
+            return r.state is state
+
+        if now_in(State.CHOOSING):
+            self.choose(method)
+            if now_in(State.PIN) and pin is not None:
+                self.enter_pin(pin)
+            elif now_in(State.VISUAL) and visual_password is not None:
+                self.submit_visual(staff_id, visual_password, True)
+            if now_in(State.CONSENT):
+                self.answer_consent(consent)
+        if self.outcome is not None:
+            return self.outcome
+        return build_outcome(
+            failure=r.failure_when_stopped(method), message=r.message, method=method,
+            today=self.ports.clock().date(),
+        )
 
     def next_patient(self) -> None:
         with self._lock:
             if self.reception.state is not State.IDLE:
                 self._dispatch(flow.NextPatient())
             self.photo = self.last_frame = self.last_face = self.outcome = None
+            self.basic_four = None
+
+    def read_basic_four(self, pin: str) -> BasicFour:
+        """氏名・住所・生年月日・性別 from the card on the reader, for the 被保険者資格申立書, with the
+        4-digit 券面事項入力補助用暗証番号 the patient types. Raises WrongPin (tries left),
+        PinBlocked, InvalidInput or NoCard: the screen shows them."""
+        with self._lock:
+            card = self._card
+            if card is None or not self.ports.transport.wait_for_card(0):
+                raise NoCard("カードを置いて読み取ってから、基本4情報を読んでください。")
+            self.basic_four = card.read_basic_four(pin)
+            return self.basic_four
 
     def capture_frame(self) -> Any:
         camera = self.ports.camera
@@ -173,151 +261,77 @@ class DeskSession:
         try:
             camera.open()
             self.last_frame = camera.read()
-        except CameraUnavailable:
+        except CameraError:
             return None
         return self.last_frame
 
     def status(self) -> DeskStatus:
-        transport = self.ports.transport
-        reader_ok, reader = True, f"{transport.name}"
-        camera_ok = self.ports.camera is not None
-        camera = getattr(self.ports.camera, "name", "なし") if camera_ok else "カメラなし（顔認証は使えません）"
+        camera = self.ports.camera
+        camera_text = camera.name if camera is not None else "カメラなし（顔認証は使えません）"
         central_ok, central = self._central_status()
-        return DeskStatus(reader, reader_ok, camera, camera_ok, central, central_ok)
+        reader = self.ports.transport.name + (f"（{self.reader_problem}）" if self.reader_problem else "")
+        return DeskStatus(reader, self.reader_problem is None, camera_text, camera is not None, central, central_ok)
+
+    def _central_status(self) -> tuple[bool, str]:
+        try:
+            return self.ports.central.health()
+        except Exception as exc:  # a status probe must never break the screen
+            return False, f"状態不明（{exc}）"
+
+    # -- the journal ---------------------------------------------------------------------------
 
     @property
     def unrecorded_count(self) -> int:
-        return len(self._unrecorded)
+        return self.recorder.waiting
 
-    def _record(self, write: Callable[[], Any]) -> Any:
-        """Run one journal write; on JournalError keep it for later and tell the staff."""
-        from desk.journal import JournalError
-
-        self._unrecorded.append(write)
-        result = None
-        try:
-            while self._unrecorded:
-                result = self._unrecorded[0]()
-                self._unrecorded.pop(0)
-        except JournalError as exc:
-            self.journal_error = exc
-            _log.warning("journal write deferred: %s", exc.title)
-            return None
-        self.journal_error = None
-        return result
+    @property
+    def journal_error(self) -> JournalError | None:
+        return self.recorder.error
 
     def flush_journal(self) -> bool:
         """Retry deferred journal writes; True when nothing is left."""
-        if self._unrecorded:
-            self._record(self._unrecorded.pop())  # _record puts it back at the end of the queue
-        return not self._unrecorded
-
-    def _central_status(self) -> tuple[bool, str]:
-        probe = getattr(self.ports.central, "health", None)
-        if probe is None:
-            return True, "接続先あり"
-        try:
-            ok, text = probe()
-        except Exception as exc:  # a status probe must never break the screen
-            return False, f"状態不明（{exc}）"
-        return ok, text
+        return self.recorder.flush()
 
     # -- 照会区分 2 and the outage queue -------------------------------------------------------
 
     def query_numbers(self, query: NumbersQuery) -> Outcome:
-        from desk.central import CentralError
-
-        now = self.ports.clock()
-        try:
-            reply = self.ports.central.confirm_numbers(
-                query, confirmation_date=now.date(), medical_institution_code=self.facility.medical_institution_code
-            )
-        except CentralError as exc:
-            if exc.failure_name is FailureName.CENTRAL_DOWN:
-                payload = {"numbers": query.model_dump(mode="json")}
-                self._record(lambda: self.journal.enqueue_outage(
-                    channel=Channel.NUMBERS, method=AuthMethod.NONE, facility_type=self.facility.facility_type,
-                    payload=payload, at=now,
-                ))
-            else:
-                self._journal(now, Channel.NUMBERS, AuthMethod.NONE, failure=exc.failure_name)
-            return build_outcome(failure=exc.failure_name, message=str(exc), method=AuthMethod.NONE, today=now.date(), numbers=query)
-        self._journal(now, Channel.NUMBERS, AuthMethod.NONE, validity=reply.validity, failure=None if reply.validity else FailureName.CENTRAL_DOWN)
-        self._export(reply)
-        return build_outcome(reply=reply, method=AuthMethod.NONE, today=now.date(), numbers=query)
+        return query_numbers(self.ports, self.recorder, query)
 
     def retry_outage_queue(self) -> list[Outcome]:
-        """Re-run the confirmations queued while the central system was down (事後確認).
+        return retry_outage_queue(self.ports, self.recorder)
 
-        The patient has gone home: a PIN signature can't be made again, so the terminal attests the
-        check it did at the desk, and the method stays on record as it was.
-        """
-        from desk.central import CentralError
-
-        outcomes = []
-        for item in self.journal.pending_outages():
-            now = self.ports.clock()
-            try:
-                reply = self._rerun(item)
-            except CentralError as exc:
-                if exc.failure_name is FailureName.CENTRAL_DOWN:
-                    break  # still down: keep the rest queued
-                self._record(partial(self._complete_outage, item.id, exc.failure_name, now))
-                outcomes.append(build_outcome(failure=exc.failure_name, message=str(exc), method=item.method, today=now.date()))
-                continue
-            result = reply.validity if reply.validity is not None else FailureName.CENTRAL_DOWN
-            self._record(partial(self._complete_outage, item.id, result, now))
-            self._export(reply)
-            outcomes.append(build_outcome(reply=reply, method=item.method, today=now.date()))
-        return outcomes
-
-    def _complete_outage(self, item_id: int, result: Any, at: dt.datetime) -> Any:
-        return self.journal.complete_outage(item_id, result, staff_id=RERUN_STAFF_ID, at=at)
-
-    def _rerun(self, item: Any) -> Any:
-        central = self.ports.central
-        if item.channel is Channel.NUMBERS:
-            query = NumbersQuery.model_validate(item.payload["numbers"])
-            return central.confirm_numbers(
-                query, confirmation_date=item.enqueued_at.date(),
-                medical_institution_code=self.facility.medical_institution_code,
-            )
-        certificate_der = base64.b64decode(item.payload["certificate_der"])
-        nonce = central.request_nonce()
-        attestation = self.ports.attestor.attest(nonce, certificate_der, item.method, RERUN_STAFF_ID)
-        proof = CardProof(method=item.method, attestation=attestation, staff_id=RERUN_STAFF_ID)
-        return central.confirm_card(
-            CardQuery(
-                certificate_der=certificate_der, nonce=nonce, proof=proof,
-                confirmation_date=dt.date.fromisoformat(item.payload["confirmation_date"]),
-                medical_institution_code=self.facility.medical_institution_code,
-                facility_type=self.facility.facility_type,
-            )
-        )
-
-    def _journal(self, at: dt.datetime, channel: Channel, method: AuthMethod, *, validity=None, failure=None, staff_id=None) -> None:
-        from desk.journal import ConfirmationRecord
-
+    def _journal(
+        self, at: dt.datetime, method: AuthMethod, *, validity: Validity | None = None,
+        failure: FailureName | None = None, staff_id: str | None = None,
+    ) -> None:
         record = ConfirmationRecord(
-            at=at, channel=channel, method=method, validity=validity, failure=failure,
+            at=at, channel=Channel.MYNA, method=method, validity=validity, failure=failure,
             facility_type=self.facility.facility_type, cert_fingerprint=self.reception.certificate_fingerprint,
             staff_id=staff_id,
         )
-        self._record(lambda: self.journal.record_confirmation(record))
+        # the journal is looked up when the write runs: a retry goes to the journal of that moment
+        self.recorder.record(lambda: self.journal.record_confirmation(record))
 
     # -- the effect loop ---------------------------------------------------------------------
 
     def _dispatch(self, event: object) -> None:
-        pending = [event]
-        while pending:
-            effects = self.reception.handle(pending.pop(0))
-            for effect in effects:
-                pending.extend(self._run(effect))
-        if self.reception.state in (State.RESULT, State.FAILED) and self.outcome is None:
-            self._build_outcome()
+        outer, self._dispatching = self._dispatching, threading.get_ident()
+        try:
+            pending = [event]
+            while pending:
+                effects = self.reception.handle(pending.pop(0))
+                for effect in effects:
+                    pending.extend(self._run(effect))
+            if self.reception.state in (State.RESULT, State.FAILED) and self.outcome is None:
+                self._build_outcome()
+        finally:
+            self._dispatching = outer
+        if outer is None:
+            while self._reported:
+                self._presence(self._reported.pop(0))
 
     def _run(self, effect: object) -> list[object]:
-        handler = {
+        handlers: dict[type, Callable[[Any], list[object]]] = {
             flow.ReadCard: self._read_card,
             flow.AuthenticateWithPin: self._authenticate_with_pin,
             flow.MatchFace: self._match_face,
@@ -325,7 +339,8 @@ class DeskSession:
             flow.CheckVisual: self._check_visual,
             flow.QueryCentral: self._query_central,
             flow.RecordOutcome: self._record_outcome,
-        }[type(effect)]
+        }
+        handler = handlers[type(effect)]
         try:
             return handler(effect)
         except (CardRemoved, NoCard):
@@ -340,8 +355,12 @@ class DeskSession:
             return [flow.CardReadFailed(FailureName.NOT_MY_NUMBER_CARD, str(exc))]
         except (CardRemoved, NoCard):
             raise
+        except (NoReader, ReaderGone) as exc:
+            self.reader_problem = exc.title
+            return [flow.CardReadFailed(FailureName.CARD_ERROR, f"{exc.title}: {exc}")]
         except ReaderError as exc:
             return [flow.CardReadFailed(FailureName.CARD_ERROR, f"{exc.title}: {exc}")]
+        self.reader_problem = None
         self.info = info
         fingerprint = info.certificate.fingerprint_sha256
         now = self.ports.clock()
@@ -356,8 +375,6 @@ class DeskSession:
         ]
 
     def _nonce(self) -> bytes | flow.CentralFailed:
-        from desk.central import CentralError
-
         try:
             return self.ports.central.request_nonce()
         except CentralError as exc:
@@ -388,12 +405,12 @@ class DeskSession:
         if self.photo is None and self._card is not None:
             if not self.ports.transport.wait_for_card(0):
                 raise CardRemoved("カードが取り外されました。もう一度カードを置いてください。")
-            check_b = self.ports.check_b() or self.card_front
+            check_b = self.ports.check_b() or self.typed_check_b
             if check_b:
                 try:
                     self.photo = self._card.read_face_photo(check_b)
                 except WrongPin as exc:
-                    typed, self.card_front = self.card_front, None
+                    typed, self.typed_check_b = self.typed_check_b, None
                     if not typed:
                         raise
                     raise InvalidInput(
@@ -414,19 +431,17 @@ class DeskSession:
                 return [flow.FaceAttempted(False, failures, "カード券面（照合番号B）を読み取れないため顔写真を取得できません。暗証番号か目視確認を選んでください。")]
             if self._template is None:
                 self._template = matcher.enroll(photo)
-            from reader.face import verify_face
-
             camera.open()
             result = verify_face(camera, matcher, self._template)
         except (CardRemoved, NoCard):
             raise
-        except ReaderError as exc:
-            # the camera or the card photo failed, not the patient's face: the count stays
+        except (ReaderError, CameraError, FaceError) as exc:
+            # the camera, the card photo or the engine failed, not the patient's face: the count stays
             return [flow.FaceAttempted(False, failures, f"{exc.title}: {exc}")]
         self.last_face = result
         self.capture_frame()
         count = "record_face_success" if result.accepted else "record_face_failure"
-        state = self._record(lambda: getattr(self.journal, count)(fingerprint))
+        state = self.recorder.record(lambda: getattr(self.journal, count)(fingerprint))
         failures = state.consecutive_failures if state is not None else (0 if result.accepted else failures + 1)
         if not result.accepted:
             return [flow.FaceAttempted(False, failures, result.message, result.distance)]
@@ -446,15 +461,12 @@ class DeskSession:
             self._card_photo()
         except (CardRemoved, NoCard):
             raise
-        except ReaderError as exc:
+        except (ReaderError, FaceError) as exc:
             self.reception.message = f"顔写真を読み取れませんでした（{exc.title}）。カード券面の写真で確認してください。"
         self.capture_frame()
         return []
 
     def _check_visual(self, effect: flow.CheckVisual) -> list[object]:
-        from desk.facility import FacilityError, check_visual_password
-        from desk.journal import JournalError
-
         now = self.ports.clock()
         try:
             check = check_visual_password(self.facility, self.journal, effect.password, now=now)
@@ -462,7 +474,7 @@ class DeskSession:
             return [flow.VisualRejected(f"{exc.title}: {exc}", locked=False)]
         except JournalError as exc:
             # The lockout and each 目視 use must be on record: without the journal, 目視 waits.
-            self.journal_error = exc
+            self.recorder.error = exc
             return [flow.VisualRejected(
                 f"{exc.title}: {exc} 目視確認は記録が必要なため、記録できるようになってから行ってください。"
                 "急ぐときは暗証番号か顔認証を選んでください。",
@@ -477,7 +489,7 @@ class DeskSession:
                 locked=False,
             )]
         fingerprint = self.reception.certificate_fingerprint
-        self._record(lambda: self.journal.record_visual_use(effect.staff_id, cert_fingerprint=fingerprint, at=now))
+        self.recorder.record(lambda: self.journal.record_visual_use(effect.staff_id, cert_fingerprint=fingerprint, at=now))
         nonce = self._nonce()
         if isinstance(nonce, flow.CentralFailed):
             return [nonce]
@@ -485,8 +497,6 @@ class DeskSession:
         return [flow.Authenticated(proof, nonce)]
 
     def _query_central(self, effect: flow.QueryCentral) -> list[object]:
-        from desk.central import CentralError, make_consent
-
         assert self.info is not None
         now = self.ports.clock()
         consent = make_consent(effect.consent, now) if effect.consent else None
@@ -517,7 +527,7 @@ class DeskSession:
                 "certificate_der": base64.b64encode(self.info.certificate.der).decode("ascii"),
                 "confirmation_date": now.date().isoformat(),
             }
-            self._record(lambda: self.journal.enqueue_outage(
+            self.recorder.record(lambda: self.journal.enqueue_outage(
                 channel=Channel.MYNA, method=method, facility_type=self.facility.facility_type,
                 cert_fingerprint=fingerprint, at=now, payload=payload,
             ))
@@ -525,23 +535,22 @@ class DeskSession:
         staff = self._last_proof.staff_id if reply is not None and self._last_proof is not None else None
         if reply is not None and reply.validity is None:
             failure = FailureName.CENTRAL_DOWN
-        self._journal(now, Channel.MYNA, method, validity=reply.validity if reply else None, failure=failure, staff_id=staff)
+        self._journal(now, method, validity=reply.validity if reply else None, failure=failure, staff_id=staff)
         if reply is not None:
             self._export(reply)
         return []
 
-    def _export(self, reply: Any) -> None:
-        if self.ports.exporter is not None:
-            self.ports.exporter(reply)
+    def _export(self, reply: EligibilityReply) -> None:
+        if self.ports.results is not None:
+            self.ports.results(reply)
 
     def _build_outcome(self) -> None:
         r = self.reception
         today = self.ports.clock().date()
-        basic = None
         if r.state is State.RESULT and r.reply is not None:
             self.outcome = build_outcome(reply=r.reply, method=r.method, today=today)
         else:
             self.outcome = build_outcome(
-                failure=r.failure, message=r.message, method=r.method, today=today, basic_four=basic,
+                failure=r.failure, message=r.message, method=r.method, today=today,
                 certificate_not_after=self.info.certificate.expiry_date if self.info else None,
             )

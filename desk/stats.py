@@ -34,7 +34,7 @@ from pydantic import Field
 from desk.journal import Journal
 from desk.models import Channel, Model
 from desk.seed_stats import CATEGORIES, normalize_prefecture, seed_usage_rates
-from reader.errors import StaffFacingError
+from reader.staff_facing import StaffFacingError
 
 __all__ = [
     "FEE_SCHEDULES",
@@ -204,7 +204,7 @@ def _assess_one(basis: Basis, ym: YearMonth, myna: int, online: int, fee: str | 
             **common, status="not_applicable", note="医療DX推進体制整備加算は令和6年6月からの評価です。"
         )
     if applies < TIER_RULES[0].applies_from:
-        points = {fee: FLAT_POINTS[fee]} if fee else dict(FLAT_POINTS)
+        points: dict[str, int] | None = {fee: FLAT_POINTS[fee]} if fee else dict(FLAT_POINTS)
         return TierAssessment(
             **common,
             status="no_requirement",

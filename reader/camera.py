@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from reader.errors import CameraUnavailable
 
 if TYPE_CHECKING:
+    import cv2
     import numpy as np
 
 __all__ = ["Camera", "OpenCvCamera"]
@@ -25,7 +26,8 @@ __all__ = ["Camera", "OpenCvCamera"]
 class Camera(Protocol):
     """One camera. `read` raises `CameraUnavailable`, never a library error or a None frame."""
 
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def open(self) -> None:
         """Start capturing; CameraUnavailable if there is no such camera."""
@@ -47,7 +49,7 @@ class OpenCvCamera:
         self.height = height
         self.warmup_frames = warmup_frames
         self.name = f"camera:{self.source}"
-        self._capture: Any = None
+        self._capture: cv2.VideoCapture | None = None
 
     def __enter__(self) -> OpenCvCamera:
         self.open()

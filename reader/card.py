@@ -7,6 +7,7 @@ It never selects the My Number or 照合番号A files (`reader.layout.FORBIDDEN_
 from __future__ import annotations
 
 import hashlib
+import unicodedata
 
 from reader.apdu import SW, Command, Response
 from reader.errors import (
@@ -25,7 +26,7 @@ from reader.models import AuthCertificate, BasicFour, CardInfo
 from reader.tlv import TlvError, der_total_length, iter_tlv, parse_tlv
 from reader.transport import Transport
 
-__all__ = ["MynaCard", "sha256_digest_info", "check_b_number"]
+__all__ = ["MynaCard", "sha256_digest_info", "normalize_check_b"]
 
 # DER prefix of DigestInfo { sha256, NULL } (RFC 8017 §9.2 note 1); the card pads PKCS#1 v1.5 itself.
 _SHA256_DIGEST_INFO_PREFIX = bytes.fromhex("3031300d060960864801650304020105000420")
@@ -37,13 +38,16 @@ def sha256_digest_info(message: bytes) -> bytes:
     return _SHA256_DIGEST_INFO_PREFIX + hashlib.sha256(message).digest()
 
 
-def check_b_number(birth_date: str, card_expiry_year: int, security_code: str) -> str:
-    """照合番号B: birth date YYMMDD + the card's expiry year YYYY + the 4-digit security code."""
-    if len(birth_date) != 8 or not birth_date.isdigit():
-        raise InvalidInput("生年月日は8桁（YYYYMMDD）で入力してください。")
-    if len(security_code) != 4 or not security_code.isdigit():
-        raise InvalidInput("セキュリティコードは数字4桁です。")
-    return f"{birth_date[2:]}{card_expiry_year:04d}{security_code}"
+def normalize_check_b(typed: str) -> str:
+    """照合番号B as staff type it from the card front (spaces allowed, full-width digits accepted):
+    birth date YYMMDD + the card's expiry year YYYY + the 4-digit security code, 14 digits."""
+    value = unicodedata.normalize("NFKC", "".join(typed.split()))
+    if len(value) != 14 or not value.isascii() or not value.isdigit():
+        raise InvalidInput(
+            "照合番号Bは数字14桁です：券面の生年月日（西暦の下2桁・月・日の6桁）、有効期限の年（4桁）、"
+            "セキュリティコード（4桁）の順に入力してください。"
+        )
+    return value
 
 
 class MynaCard:

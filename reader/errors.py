@@ -1,9 +1,13 @@
-"""Errors the reader layer raises. Each carries a Japanese title and message for staff.
+"""Errors of the card reader, the camera and face matching. Each carries a Japanese title and a
+message for staff (see reader/staff_facing.py); the three families have bases of their own so a
+screen can tell "re-place the card" from "check the camera".
 
 `title` is what the screen shows as a heading, `str(error)` the explanation with what to do next.
 """
 
 from __future__ import annotations
+
+from reader.staff_facing import StaffFacingError
 
 __all__ = [
     "StaffFacingError",
@@ -22,28 +26,11 @@ __all__ = [
     "CardFileNotFound",
     "NoPinSet",
     "InvalidInput",
+    "CameraError",
     "CameraUnavailable",
+    "FaceError",
     "NoFaceFound",
 ]
-
-
-class StaffFacingError(Exception):
-    """Base of every error the terminal shows to staff: a Japanese title and what to do next.
-
-    The whole project's errors (reader, central system, journal, facility …) derive from it, so
-    the screen can show any of them the same way.
-    """
-
-    title = "エラー"
-
-    def __init__(self, msg: str, title: str | None = None) -> None:
-        super().__init__(msg)
-        if title is not None:
-            self.title = title
-
-    @property
-    def msg(self) -> str:
-        return str(self.args[0]) if self.args else ""
 
 
 class ReaderError(StaffFacingError):
@@ -136,11 +123,23 @@ class CardFileNotFound(CardStatusError):
         super().__init__(sw, f"カードに{what}がありません。" if what else "カードに要求されたファイルがありません。")
 
 
-class CameraUnavailable(ReaderError):
+class CameraError(StaffFacingError):
+    """The camera, not the card: its own family, so staff are sent to the camera, not the reader."""
+
+    title = "カメラのエラー"
+
+
+class CameraUnavailable(CameraError):
     title = "カメラが使えません"
 
 
-class NoFaceFound(ReaderError):
+class FaceError(StaffFacingError):
+    """Face matching could not run (no usable card photo, no engine): not the patient's face."""
+
+    title = "顔認証のエラー"
+
+
+class NoFaceFound(FaceError):
     title = "顔が確認できません"
 
 
@@ -148,13 +147,13 @@ class NoFaceFound(ReaderError):
 __all__ += ["CardPhotoUnusable", "FaceEngineUnavailable"]
 
 
-class CardPhotoUnusable(ReaderError):
+class CardPhotoUnusable(FaceError):
     """The card's face photo cannot be decoded or shows no face, so 顔認証 is impossible for this card."""
 
     title = "カードの顔写真が使えません"
 
 
-class FaceEngineUnavailable(ReaderError):
+class FaceEngineUnavailable(FaceError):
     """face_recognition / dlib / their model files are not installed (or cannot be imported)."""
 
     title = "顔認証の部品がありません"

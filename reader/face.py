@@ -67,7 +67,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, cast, runtime_checkable
 
 from reader.errors import CardPhotoUnusable, FaceEngineUnavailable
 
@@ -198,8 +198,8 @@ class DlibFaceMatcher:
             # face_recognition_models imports pkg_resources (setuptools < 81), which warns on import.
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)
-                import face_recognition_models  # noqa: F401  imported first: face_recognition quit()s if it fails
                 import face_recognition
+                import face_recognition_models  # noqa: F401  imported first: face_recognition quit()s if it fails
         except ImportError as exc:
             hint = "setuptools<81 が必要です（pkg_resources がありません）。" if "pkg_resources" in str(exc) else f"{exc}"
             raise FaceEngineUnavailable(_install_hint(hint)) from exc
@@ -223,7 +223,7 @@ class DlibFaceMatcher:
         box = max(boxes, key=_width)  # a portrait: the largest face is the holder
         encoding = fr.face_encodings(cv2.cvtColor(photo, cv2.COLOR_GRAY2RGB), [box])[0]
         encoding.setflags(write=False)
-        return FaceTemplate(encoding=encoding, face_box=tuple(int(v) for v in box))
+        return FaceTemplate(encoding=encoding, face_box=cast(Box, tuple(int(v) for v in box)))
 
     # -- one frame -------------------------------------------------------------------------------
 
@@ -263,7 +263,7 @@ class DlibFaceMatcher:
 
         def seen(reason: FaceReason | None, box: Box | None = None, encoding: Any = None) -> FaceObservation:
             timings.setdefault("detect", _ms(t0))
-            frame_box = tuple(int(round(v * to_frame)) for v in box) if box else None
+            frame_box = cast(Box, tuple(int(round(v * to_frame)) for v in box)) if box else None
             return FaceObservation(reason=reason, face_box=frame_box, encoding=encoding, timings_ms=timings)
 
         if float(grey.mean()) < self.dark_level:
@@ -295,7 +295,7 @@ class DlibFaceMatcher:
         small = cv2.resize(grey, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else grey
         boxes = fr.face_locations(small, number_of_times_to_upsample=0)
         if boxes:
-            return [_clip(tuple(int(round(v / scale)) for v in b), width, height) for b in boxes]
+            return [_clip(cast(Box, tuple(int(round(v / scale)) for v in b)), width, height) for b in boxes]
         # Nothing at the fast scale: look once more for faces too small for it, so that a patient
         # standing back hears "come closer" rather than "no face".
         return [_clip(b, width, height) for b in fr.face_locations(grey, number_of_times_to_upsample=1)]

@@ -16,10 +16,10 @@ only, never to disk or a log. Import this module freely: it imports neither dlib
 from __future__ import annotations
 
 import multiprocessing
-from multiprocessing import resource_tracker
 import threading
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from multiprocessing import resource_tracker
 from typing import TYPE_CHECKING, Any
 
 from reader.errors import FaceEngineUnavailable

@@ -32,7 +32,7 @@ try:
 
     _PYSCARD_MISSING: ImportError | None = None
 
-    class _Connection(PCSCCardConnection):
+    class _Connection(PCSCCardConnection):  # type: ignore[misc]  # pyscard has no type hints: its classes are Any
         def release(self) -> None:
             try:
                 super().release()

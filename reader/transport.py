@@ -21,7 +21,8 @@ PresenceCallback = Callable[[], None]
 class Transport(Protocol):
     """One reader slot. `transmit` raises `reader.errors.ReaderError` subclasses, never library errors."""
 
-    name: str
+    @property
+    def name(self) -> str: ...
 
     @property
     def atr(self) -> bytes: ...

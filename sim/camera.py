@@ -21,9 +21,12 @@ from sim.fixtures import FACES_DIR, FixtureError
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["SimCamera", "SCENARIOS", "CAMERA_DIR"]
+    from sim.card import SimTransport
+
+__all__ = ["SimCamera", "CardHolderCamera", "SCENARIOS", "CAMERA_DIR"]
 
 CAMERA_DIR = FACES_DIR / "camera"
+_NOBODY_ON_THE_READER = "astronaut"  # whose frames play while no card lies on the reader
 _SCENE = "scene"
 _clock, _sleep = time.monotonic, time.sleep  # module-level so a test can stand in for them  # frames that are the same whoever holds the card
 
@@ -131,3 +134,42 @@ def _frame_paths(root: Path, scenario: str, holder: str, people: list[str]) -> l
             "fixtures/make_camera_frames.py で作り直してください。"
         )
     return paths
+
+
+class CardHolderCamera:
+    """The desk's simulated camera: films the holder of whichever card lies on `transport`, in the
+    scenario training picks (`scenario` may change at any time; the next `open` follows it)."""
+
+    def __init__(self, transport: SimTransport, scenario: str = "holder", *, fps: float | None = None) -> None:
+        if scenario not in SCENARIOS:
+            raise FixtureError(f"カメラのシナリオ「{scenario}」はありません（あるもの: {', '.join(SCENARIOS)}）")
+        self.transport = transport
+        self.scenario = scenario
+        self._fps = fps
+        self._camera: SimCamera | None = None
+
+    @property
+    def name(self) -> str:
+        return self._camera.name if self._camera is not None else f"sim:{self._holder()}/{self.scenario}"
+
+    def _holder(self) -> str:
+        card = self.transport.card
+        return card.fixture.holder.photo if card is not None else _NOBODY_ON_THE_READER
+
+    def open(self) -> None:
+        holder = self._holder()
+        current = self._camera
+        if current is None or current.holder != holder or current.scenario != self.scenario:
+            if current is not None:
+                current.close()
+            self._camera = SimCamera(self.scenario, holder, fps=self._fps)
+        self._camera.open()
+
+    def read(self) -> np.ndarray:
+        if self._camera is None:
+            raise CameraUnavailable(f"カメラ（{self.name}）がまだ開かれていません。")
+        return self._camera.read()
+
+    def close(self) -> None:
+        if self._camera is not None:
+            self._camera.close()

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import threading
 from pathlib import Path
+
+from desk.atomicfile import write_bytes_atomic
 
 __all__ = ["CardStateStore"]
 
@@ -41,11 +41,7 @@ class CardStateStore:
             if self.directory is None:
                 self._memory[card_id] = dict(counters)
                 return
-            self.directory.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=f".{card_id}.")
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(counters, fh)
-            os.replace(tmp, self._path(card_id))
+            write_bytes_atomic(self._path(card_id), json.dumps(counters).encode("ascii"))
 
     def reset(self, card_id: str) -> None:
         with self._lock:

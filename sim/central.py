@@ -35,6 +35,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.x509.oid import NameOID
 from pydantic import BaseModel, ConfigDict, Field
 
 from desk.attestation import verify_attestation
@@ -63,7 +64,7 @@ from sim.fixtures import FixtureError
 from sim.jpki import SimJpkiCa
 from sim.population import PopulationDb, StoredQualification, load_population, normalize_insurer_number
 
-__all__ = ["CENTRAL_PRESETS", "CentralFaults", "SimCentralSystem", "preschool_until"]
+__all__ = ["CENTRAL_PRESETS", "DEMO_PERSON", "CentralFaults", "SimCentralSystem", "issued_by_real_jpki", "preschool_until"]
 
 _JST = dt.timezone(dt.timedelta(hours=9))
 REFERENCE_CARD = 1
@@ -128,6 +129,7 @@ class SimCentralSystem:
         clock: Callable[[], dt.datetime] = _now_jst,
         sleep: Callable[[float], None] = time.sleep,
         nonce_ttl: dt.timedelta = NONCE_TTL,
+        accept_real_cards_as_demo: bool = False,
     ) -> None:
         # A ready database, or a population file to load into memory (None: fixtures/population.json).
         if not isinstance(population, PopulationDb):
@@ -140,6 +142,9 @@ class SimCentralSystem:
         self._clock = clock
         self.sleep = sleep
         self.nonce_ttl = nonce_ttl
+        # Demo mode: a real card (issuer: the JPKI 利用者証明用 CA, whose key we do not hold) is
+        # accepted on its valid signature and answered for DEMO_PERSON, marked as a demo.
+        self.accept_real_cards_as_demo = accept_real_cards_as_demo
         self.replies: list[EligibilityReply] = []  # every answer given, for tests and training review
         self._lock = threading.Lock()
         self._issued: dict[bytes, dt.datetime] = {}
@@ -200,9 +205,11 @@ class SimCentralSystem:
         if self.faults.malformed:
             payload = payload[: len(payload) // 2]
         try:
-            return reply_from_xml(payload)
+            parsed = reply_from_xml(payload)
         except ResultFileError as exc:
             raise CentralMalformedReply(f"資格確認結果を読み取れませんでした。再照会してください。（{exc.msg}）") from exc
+        # the demo mark is ours, not the interface's: it travels beside the message
+        return parsed.model_copy(update={"demo": reply.demo}) if reply.demo else parsed
 
     # -- nonce ----------------------------------------------------------------------------------
 
@@ -239,7 +246,7 @@ class SimCentralSystem:
     def confirm_card(self, query: CardQuery) -> EligibilityReply:
         self._transport()
         self._consume_nonce(query.nonce)
-        cert = self._authenticate(query)
+        cert, demo = self._authenticate(query)
         day = query.confirmation_date
         if day < _jst_date(cert.not_valid_before_utc):
             raise CentralRejected(CentralRejected.Reason.CERTIFICATE_NOT_YET_VALID)
@@ -248,7 +255,7 @@ class SimCentralSystem:
         if status is CertificateStatus.BEYOND_GRACE:
             raise CentralRejected(CentralRejected.Reason.CERTIFICATE_BEYOND_GRACE, f"有効期限 {not_after:%Y-%m-%d}")
 
-        person = self.population.person_for_certificate(cert.serial_number, day)
+        person = DEMO_PERSON if demo else self.population.person_for_certificate(cert.serial_number, day)
         stored = self.population.records_of_person(person) if person is not None else []
         validity, records = _card_answer(stored, day)
         now = self.clock()
@@ -261,18 +268,27 @@ class SimCentralSystem:
             certificate_not_after=not_after,
             consent=self._consent(query, status, validity, now),
             method=query.proof.method,
+            demo=demo,
             medical_institution_code=query.medical_institution_code,
             arbitrary_file_identifier=new_file_identifier(),
         )
         return self._deliver(reply)
 
-    def _authenticate(self, query: CardQuery) -> x509.Certificate:
+    def _authenticate(self, query: CardQuery) -> tuple[x509.Certificate, bool]:
+        """The certificate, once the proof holds; and whether it is a real card taken as a demo."""
         try:
             cert = x509.load_der_x509_certificate(query.certificate_der)
         except ValueError:
             raise CentralRejected(CentralRejected.Reason.MALFORMED_CERTIFICATE) from None
+        demo = False
         if not self.ca.verify_issued(cert):
-            raise CentralRejected(CentralRejected.Reason.UNKNOWN_CA)
+            real = issued_by_real_jpki(cert)
+            if not (real and self.accept_real_cards_as_demo):
+                raise CentralRejected(CentralRejected.Reason.UNKNOWN_CA, _issuer_detail(cert, real))
+            demo = True
+        return self._check_proof(query, cert), demo
+
+    def _check_proof(self, query: CardQuery, cert: x509.Certificate) -> x509.Certificate:
         proof = query.proof
         if proof.method is AuthMethod.NONE:
             raise CentralRejected(CentralRejected.Reason.MISSING_PROOF)
@@ -351,6 +367,31 @@ class SimCentralSystem:
         others = self.population.records_of_person(target.person_id)
         newer = any(s.record.valid_from > target.record.valid_from for s in others)
         return (Validity.INVALID_NEW_EXISTS if newer else Validity.INVALID), [target.record]
+
+
+# The real JPKI user-authentication CA's name (Japan Agency for Local Authority Information
+# Systems); our simulated CA marks its own name "(SIMULATED)", so the two never match.
+_REAL_JPKI_ORGANIZATION = "JPKI"
+_REAL_JPKI_USER_AUTH_UNIT = "JPKI for user authentication"
+# Whom a demo confirmation answers for: the adult card's holder in fixtures/population.json.
+DEMO_PERSON = "sato-hanako"
+
+
+def issued_by_real_jpki(cert: x509.Certificate) -> bool:
+    """The issuer names the real JPKI 利用者証明用 CA (the name only: its key is not ours to check)."""
+    issuer = cert.issuer
+    organizations = [a.value for a in issuer.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)]
+    units = [a.value for a in issuer.get_attributes_for_oid(NameOID.ORGANIZATIONAL_UNIT_NAME)]
+    return _REAL_JPKI_ORGANIZATION in organizations and _REAL_JPKI_USER_AUTH_UNIT in units
+
+
+def _issuer_detail(cert: x509.Certificate, real: bool) -> str:
+    if real:
+        return (
+            "実際のマイナンバーカードです。接続先は訓練用のシミュレータのため資格を確認できません。"
+            "デモとして読み取るには --demo を付けて起動してください"
+        )
+    return f"発行元: {cert.issuer.rfc4514_string()}"
 
 
 def _card_answer(stored: list[StoredQualification], day: dt.date) -> tuple[Validity, list[QualificationRecord]]:

@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from reader.errors import StaffFacingError
+from reader.staff_facing import StaffFacingError
 
 __all__ = [
     "FIXTURES_DIR",

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +16,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
+
+from desk.atomicfile import write_bytes_atomic
 
 __all__ = ["SimJpkiCa", "CardKeyMaterial", "default_key_dir"]
 
@@ -40,14 +41,6 @@ def default_key_dir() -> Path:
     return Path(cache) / "madoguchi" / "sim-keys"
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-    os.replace(tmp, path)
-
-
 def _load_or_make_key(path: Path) -> rsa.RSAPrivateKey:
     if path.exists():
         key = serialization.load_pem_private_key(path.read_bytes(), password=None)
@@ -55,7 +48,7 @@ def _load_or_make_key(path: Path) -> rsa.RSAPrivateKey:
         return key
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    _write_atomic(path, pem)
+    write_bytes_atomic(path, pem)
     # Two processes may race to create the same key: whoever renamed last wins, so re-read.
     return _load_or_make_key(path)
 
@@ -93,7 +86,7 @@ class SimJpkiCa:
             .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
             .sign(self._key, hashes.SHA256())
         )
-        _write_atomic(path, cert.public_bytes(serialization.Encoding.DER))
+        write_bytes_atomic(path, cert.public_bytes(serialization.Encoding.DER), mode=0o644)
         return cert
 
     @property

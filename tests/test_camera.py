@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from reader.camera import Camera, OpenCvCamera
-from reader.errors import CameraUnavailable, ReaderError
+from reader.errors import CameraError, CameraUnavailable, ReaderError
 from sim.camera import CAMERA_DIR, SCENARIOS, SimCamera
 from sim.fixtures import FIXTURES_DIR, FixtureError
 
@@ -33,7 +33,7 @@ def test_missing_camera_index_is_a_clear_error_without_opencv_noise(capfd):
         camera.open()
     assert "99" in str(err.value) and "見つかりません" in str(err.value)
     assert err.value.title == "カメラが使えません"
-    assert isinstance(err.value, ReaderError)
+    assert isinstance(err.value, CameraError) and not isinstance(err.value, ReaderError)
     assert capfd.readouterr().err == ""  # OpenCV's own [ WARN ] lines are silenced
 
 

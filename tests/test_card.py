@@ -19,7 +19,7 @@ from reader.errors import (
     SecurityStatusNotSatisfied,
     WrongPin,
 )
-from reader.layout import FORBIDDEN_FILES, AP, InputSupportEF
+from reader.layout import AP, FORBIDDEN_FILES, InputSupportEF
 from reader.trace import forbidden_selections, selected_files
 from sim.fixtures import FaultsFixture, list_card_fixtures, load_card_fixture
 

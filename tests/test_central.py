@@ -667,7 +667,7 @@ def test_population_summary_on_the_reference_date(central, attestor, card_keys) 
 
 def test_built_from_a_population_file_with_an_aware_clock(ca, attestor, card_keys, tmp_path) -> None:
     jst = dt.timezone(dt.timedelta(hours=9))
-    aware = dt.datetime(2026, 12, 1, 0, 30, 15, 123456, tzinfo=dt.timezone.utc)  # 09:30:15 in Japan
+    aware = dt.datetime(2026, 12, 1, 0, 30, 15, 123456, tzinfo=dt.UTC)  # 09:30:15 in Japan
     central = SimCentralSystem(population=None, ca=ca, terminal_public_key=attestor.public_key, clock=lambda: aware)
     reply = central.confirm_card(attested_query(central, attestor, card_keys("adult"), AuthMethod.FACE))
     assert reply.validity is Validity.VALID

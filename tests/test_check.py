@@ -10,7 +10,7 @@ import pytest
 
 from desk.cli import main
 
-PASSWORD = "mokushi-2026"  # sim.session.SIM_VISUAL_PASSWORD
+PASSWORD = "mokushi-2026"  # desk.wiring.SIM_VISUAL_PASSWORD
 
 # card → (code or failure name, co-pay, claim mode, renewal alert)
 EXPECTED = {
@@ -68,7 +68,10 @@ def test_visual(capsys, tmp_path, card):
 def test_valid_answer_carries_the_numbers(capsys, tmp_path):
     out = run_check(capsys, tmp_path, "--card", "adult", "--method", "pin", "--pin", "1234")
     assert (out["insurer_number"], out["symbol"], out["number"], out["branch"]) == ("01130012", "4012", "1508", "00")
-    assert out["claim"] | {} == out["claim"] and out["claim"]["insurer_number"] == "01130012"
+    assert out["claim"] == {
+        "mode": "current", "insurer_number": "01130012", "symbol": "4012", "number": "1508", "branch": "00",
+        "summary": "",  # a summary is written only where the claim needs explaining (past, 不詳)
+    }
     assert "no_extra_certificates" in [s["code"] for s in out["steps"]]
 
 

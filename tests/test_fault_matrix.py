@@ -9,6 +9,7 @@ gone) is in tests/test_pcsc.py. The matrix size and pass count are printed at th
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 import tempfile
 from collections.abc import Callable
@@ -20,10 +21,11 @@ from desk.flow import State
 from desk.journal import Journal
 from desk.models import AuthMethod, FailureName, NumbersQuery
 from desk.session import DeskSession
+from desk.wiring import SIM_VISUAL_PASSWORD, training_desk
 from reader.trace import TracingTransport
 from sim.central import CentralFaults
-from sim.fixtures import FaultsFixture, load_card_fixture
-from sim.session import SIM_VISUAL_PASSWORD, SimControls, make_sim_session
+from sim.fixtures import REFERENCE_DATE, FaultsFixture, load_card_fixture
+from sim.training import SimTraining
 from tests.conftest import new_sim_dir
 
 pytestmark = pytest.mark.fault_matrix
@@ -36,32 +38,33 @@ def _drive(session: DeskSession, path: str) -> None:
     session.confirm_unattended(AuthMethod(path), pin="1234", staff_id="S001", visual_password=SIM_VISUAL_PASSWORD)
 
 
-def _new(tmp_path, path: str, card: str | None = None) -> tuple[DeskSession, SimControls]:
-    return make_sim_session(card, base_dir=tmp_path, with_camera=path == "face")
+def _new(tmp_path, path: str, card: str | None = None) -> tuple[DeskSession, SimTraining]:
+    return training_desk(card, base_dir=tmp_path, camera="holder" if path == "face" else None)
 
 
 def _count_apdus(base, path: str) -> int:
     session, controls = _new(base, path)
-    controls.transport.insert(controls.world.card("adult"))
     traced = TracingTransport(controls.transport)
     session.ports.transport = traced
-    session.on_card_inserted()
+    controls.place("adult")  # the reader reports it; the session reads it through the tracer
     _drive(session, path)
     assert session.outcome is not None and session.outcome.code == 1
     return len(traced.entries)
 
 
+@functools.cache
+def apdu_counts() -> dict[str, int]:
+    """APDUs each path really moves, counted once on the happy path (collection or a test alone)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        return {path: _count_apdus(new_sim_dir(Path(tmp) / path), path) for path in PATHS}
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    # One case per APDU the path really moves: count them on the happy path first.
+    # One case per APDU the path really moves.
     if "after" in metafunc.fixturenames:
-        with tempfile.TemporaryDirectory() as tmp:
-            counts = {path: _count_apdus(new_sim_dir(Path(tmp) / path), path) for path in PATHS}
-        APDU_COUNTS.update(counts)
+        counts = apdu_counts()
         cases = [(path, after) for path in PATHS for after in range(counts[path])]
         metafunc.parametrize(("path", "after"), cases, ids=[f"{p}-{a}" for p, a in cases])
-
-
-APDU_COUNTS: dict[str, int] = {}
 
 
 def _journal_rows(session: DeskSession) -> list[tuple]:
@@ -149,7 +152,7 @@ def _a_valid_numbers_query() -> NumbersQuery:
 
 def _lock_journal(session: DeskSession) -> Callable[[], None]:
     """Hold the journal's write lock from another connection, as a stuck process would."""
-    session.journal = session.ports.journal = Journal(session.journal.path, busy_timeout=0.05)
+    session.ports.journal = Journal(session.journal.path, busy_timeout=0.05)
     conn = sqlite3.connect(session.journal.path, isolation_level=None)
     conn.execute("BEGIN IMMEDIATE")
     return lambda: (conn.execute("ROLLBACK"), conn.close())
@@ -157,10 +160,10 @@ def _lock_journal(session: DeskSession) -> Callable[[], None]:
 
 def _read_only_journal(session: DeskSession) -> Callable[[], None]:
     writable = session.journal
-    session.journal = session.ports.journal = Journal(writable.path, read_only=True)
+    session.ports.journal = Journal(writable.path, read_only=True)
 
     def recover() -> None:
-        session.journal = session.ports.journal = writable
+        session.ports.journal = writable
 
     return recover
 
@@ -199,7 +202,8 @@ def test_journal_faults_lose_nothing(sim_base, path, fault):
 
 def test_the_matrix_covers_every_path():
     # the face and 目視 paths read the photo (券面AP), the PIN path signs: all move real APDUs
-    assert 10 < APDU_COUNTS["pin"] < APDU_COUNTS["visual"] <= APDU_COUNTS["face"]
+    counts = apdu_counts()
+    assert 10 < counts["pin"] < counts["visual"] <= counts["face"]
 
 
 # -- the reader itself goes away (PcscTransport through a real pcscd + vpcd) -----------------
@@ -211,16 +215,18 @@ READER_FAULTS = ("card_server_stopped", "pcscd_stopped")
 @pytest.mark.parametrize("path", ("pin", "visual"))
 @pytest.mark.parametrize("fault", READER_FAULTS)
 def test_reader_gone(sim_base, pcsc_stack, path, fault):
-    from reader.pcsc import PcscTransport
     from sim.vpcd import VPCD_READER
     from tests.pcsc_stack import place_card
 
     if fault == "pcscd_stopped" and not pcsc_stack.owns_pcscd:
         pytest.skip("this pcscd was not started by the tests; it is not ours to stop")
-    session, controls = _new(sim_base, path)
-    transport = PcscTransport(VPCD_READER)
-    session.ports.transport = transport
-    card = controls.world.card("adult")
+    from desk.wiring import DeskConfig, ReaderSpec, open_desk
+    from sim.world import SimWorld
+
+    # a real reader on the training world, as `desk --reader pcsc:… --demo` assembles it
+    desk = open_desk(DeskConfig(reader=ReaderSpec("pcsc", VPCD_READER), camera=None, demo=True, sim_dir=sim_base, today=REFERENCE_DATE))
+    session = desk.session
+    card = SimWorld(sim_base).card("adult")
     session.ports.check_b = lambda: card.fixture.check_b  # the card front, read by the reader's camera
     try:
         place_card(pcsc_stack, card)
@@ -253,4 +259,4 @@ def test_reader_gone(sim_base, pcsc_stack, path, fault):
     finally:
         if fault == "pcscd_stopped" and pcsc_stack.pcscd is not None and pcsc_stack.pcscd.pid is None:
             pcsc_stack.start_pcscd()
-        transport.close()
+        desk.close()

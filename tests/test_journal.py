@@ -8,7 +8,6 @@ import sqlite3
 import pytest
 
 from desk.journal import (
-    FACE_LOCK_THRESHOLD,
     JST,
     SCHEMA_VERSION,
     ConfirmationRecord,
@@ -17,7 +16,7 @@ from desk.journal import (
     JournalError,
     OutageStatus,
 )
-from desk.models import AuthMethod, Channel, FacilityType, FailureName, Validity
+from desk.models import FACE_LOCK_AFTER, AuthMethod, Channel, FacilityType, FailureName, Validity
 
 FP = "a" * 64
 FP2 = "b" * 64
@@ -72,7 +71,7 @@ def test_exactly_one_outcome_is_required():
 
 def test_naive_times_are_japan_time_and_months_follow_japan_time(journal):
     # 2026-11-30 23:30 UTC is already December in Japan.
-    journal.record_confirmation(confirmation(at=dt.datetime(2026, 11, 30, 23, 30, tzinfo=dt.timezone.utc)))
+    journal.record_confirmation(confirmation(at=dt.datetime(2026, 11, 30, 23, 30, tzinfo=dt.UTC)))
     journal.record_confirmation(confirmation(at=dt.datetime(2026, 11, 30, 23, 30)))  # naive = JST
     assert journal.month_counts("2026-12")["myna"] == 1
     assert journal.month_counts("2026-11")["myna"] == 1
@@ -142,7 +141,7 @@ def test_outage_payload_never_holds_secrets(journal, payload):
 def test_face_lock_after_ten_consecutive_failures_survives_restart(tmp_path):
     path = tmp_path / "j.sqlite3"
     with Journal(path) as j:
-        for _ in range(FACE_LOCK_THRESHOLD - 1):
+        for _ in range(FACE_LOCK_AFTER - 1):
             state = j.record_face_failure(FP)
         assert state.consecutive_failures == 9 and not state.locked
     with Journal(path) as j:  # restart
@@ -162,7 +161,7 @@ def test_face_success_resets_but_visual_does_not(journal):
 
 
 def test_face_lock_is_lifted_only_by_unlock(journal):
-    for _ in range(FACE_LOCK_THRESHOLD):
+    for _ in range(FACE_LOCK_AFTER):
         journal.record_face_failure(FP)
     assert journal.record_face_success(FP).locked
     assert not journal.unlock_face(FP).locked

@@ -127,7 +127,7 @@ def test_sqlite_holds_every_field(population: PopulationFixture) -> None:
     for person in population.persons:
         stored = db.records_of_person(person.id)
         assert len(stored) == len(person.qualifications)
-        for q, s in zip(sorted(person.qualifications, key=lambda q: q.valid_from), stored):
+        for q, s in zip(sorted(person.qualifications, key=lambda q: q.valid_from), stored, strict=True):
             r = s.record
             assert s.pending == q.pending
             assert (r.name, r.name_kana, r.sex, r.birth_date, r.address, r.post_number) == (

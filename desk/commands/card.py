@@ -7,15 +7,20 @@ import datetime as dt
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from desk.commands import fail
+
+if TYPE_CHECKING:
+    from reader.card import MynaCard
+    from reader.transport import Transport
 
 _JST = dt.timezone(dt.timedelta(hours=9))
 
 __all__ = ["register"]
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     card = sub.add_parser("card", help="カードの情報を読む（暗証番号は使いません）")
     card_sub = card.add_subparsers(dest="card_command", metavar="ACTION", required=True)
 
@@ -36,12 +41,12 @@ def _reader_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--trace", action="store_true", help="APDUを表示（暗証番号は伏せ字）")
 
 
-def _open(args: argparse.Namespace):
-    from desk.hardware import open_transport
+def _open(args: argparse.Namespace) -> tuple[Transport, MynaCard]:
+    from desk.wiring import DEFAULT_SIM_CARD, ReaderSpec, open_transport
     from reader.card import MynaCard
     from reader.trace import TracingTransport
 
-    transport = open_transport(args.reader)
+    transport = open_transport(ReaderSpec.parse(args.reader or f"sim:{DEFAULT_SIM_CARD}"))
     if args.trace:
         transport = TracingTransport(transport, lambda line: print(line, file=sys.stderr))
     transport.connect()
@@ -50,8 +55,7 @@ def _open(args: argparse.Namespace):
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    from reader.errors import ReaderError
-    from sim.fixtures import FixtureError
+    from reader.staff_facing import StaffFacingError
 
     try:
         transport, card = _open(args)
@@ -59,7 +63,7 @@ def cmd_info(args: argparse.Namespace) -> int:
             info = card.read_info()
         finally:
             transport.close()
-    except (ReaderError, FixtureError) as exc:
+    except StaffFacingError as exc:
         if args.json:  # scripts get the refusal as JSON too (e.g. a card that is not a My Number card)
             error = {"type": type(exc).__name__, "title": exc.title, "message": str(exc)}
             print(json.dumps({"reader": args.reader, "error": error}, ensure_ascii=False, indent=2))
@@ -93,28 +97,30 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_photo(args: argparse.Namespace) -> int:
-    from reader.errors import ReaderError
-    from sim.fixtures import FixtureError
+    from reader.staff_facing import StaffFacingError
 
     try:
         transport, card = _open(args)
         try:
-            check_b = args.check_b or _sim_check_b(transport)
-            photo = card.read_face_photo(check_b)
+            photo = card.read_face_photo(_check_b(args.check_b, transport))
         finally:
             transport.close()
-    except (ReaderError, FixtureError) as exc:
+    except StaffFacingError as exc:
         return fail(exc)
     args.out.write_bytes(photo)
     print(f"顔写真を保存しました: {args.out}（{len(photo)} バイト）")
     return 0
 
 
-def _sim_check_b(transport) -> str:
+def _check_b(typed: str | None, transport: Transport) -> str:
+    from desk.wiring import card_front_reader
+    from reader.card import normalize_check_b
     from reader.errors import InvalidInput
 
-    card = getattr(getattr(transport, "inner", transport), "card", None)
-    if card is None:
+    if typed:
+        return normalize_check_b(typed)
+    front = card_front_reader(getattr(transport, "inner", transport))
+    printed = front() if front is not None else None
+    if printed is None:
         raise InvalidInput("照合番号Bを --check-b で指定してください（カード券面の生年月日6桁・有効期限の年4桁・セキュリティコード4桁）。")
-    return card.fixture.check_b
-
+    return printed

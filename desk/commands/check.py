@@ -1,6 +1,9 @@
-"""`desk check`: one headless confirmation on the simulated world, for tests, QA and training.
+"""`desk check`: one headless confirmation, for tests, QA and training.
 
-Exit 0 for any completed confirmation (whatever its outcome); 2 for usage errors.
+On the simulated world by default; `--reader pcsc[:NAME]` runs the same scripted confirmation over
+a real reader (the facility's desk, or the training world with `--demo`): it waits for a card.
+Exit 0 for any completed confirmation (whatever its outcome); 1 when the desk cannot be
+assembled; 2 for usage errors.
 """
 
 from __future__ import annotations
@@ -8,26 +11,32 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import queue
 import sys
 from pathlib import Path
 
+from desk.commands import fail
+from desk.commands.run import add_desk_options, desk_config
+
 __all__ = ["register"]
 
+CARD_WAIT_S = 30.0  # how long a check on a real reader waits for a card to be placed
 
-def register(sub: argparse._SubParsersAction) -> None:
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("check", help="シミュレータで資格確認を1件実行（テスト・研修用）")
-    p.add_argument("--card", required=True, help="カードのテストデータ名（fixtures/cards/*.json）")
+    p.add_argument("--card", help="カードのテストデータ名（fixtures/cards/*.json; シミュレータのリーダーのとき）")
     p.add_argument("--method", required=True, choices=["face", "pin", "visual"])
     p.add_argument("--pin", help="暗証番号（--method pin）")
-    p.add_argument("--camera", default="holder", help="カメラのシナリオ（holder, other, dark …）")
+    p.add_argument("--camera", default=None, help="カメラのシナリオ（holder, other, dark …; 既定 holder）／pcsc のときはカメラ番号")
     p.add_argument("--visual-password", help="目視モードのパスワード（--method visual）")
     p.add_argument("--staff", default="", help="職員ID（--method visual）")
     p.add_argument("--today", type=dt.date.fromisoformat, help="確認日 YYYY-MM-DD（既定: テストデータの基準日）")
     p.add_argument("--central", default="ok", choices=["ok", "slow", "down"], help="オンライン資格確認等システムの状態")
     p.add_argument("--population", type=Path, help="母集団のテストデータ（既定 fixtures/population.json）")
     p.add_argument("--consent", default="", help="同意する情報: YZK,SRJ,TKK,SHJ（薬剤・診療・特定健診・手術）")
-    p.add_argument("--sim-dir", type=Path, help="シミュレータの状態を置くディレクトリ")
     p.add_argument("--json", action="store_true", help="JSONで出力")
+    add_desk_options(p)
     p.set_defaults(func=cmd_check)
 
 
@@ -37,10 +46,9 @@ def _usage(message: str) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from desk.models import AuthMethod, ConsentItem, FailureName
-    from desk.outcome import build_outcome
-    from sim.fixtures import REFERENCE_DATE, FixtureError, load_card_fixture
-    from sim.session import make_sim_session
+    from desk.models import AuthMethod, ConsentItem
+    from desk.wiring import ReaderSpec, UnknownReaderSpec, is_bad_argument, open_desk
+    from reader.staff_facing import StaffFacingError
 
     method = AuthMethod(args.method)
     if method is AuthMethod.PIN and not args.pin:
@@ -52,35 +60,43 @@ def cmd_check(args: argparse.Namespace) -> int:
     except ValueError:
         return _usage("--consent は YZK,SRJ,TKK,SHJ から選んでください")
     try:
-        load_card_fixture(args.card)
-    except FixtureError as exc:
+        spec = ReaderSpec.parse(args.reader or "sim")
+    except UnknownReaderSpec as exc:
         return _usage(str(exc))
-    today = args.today or REFERENCE_DATE
+    if spec.kind == "sim":
+        if args.card is None and spec.name is None:
+            return _usage("--card でカードのテストデータ名を指定してください")
+        args.reader = f"sim:{args.card or spec.name}"
     try:
-        session, _ = make_sim_session(
-            args.card, camera_scenario=args.camera, central=args.central, today=today,
-            base_dir=args.sim_dir, population=args.population, with_camera=method is AuthMethod.FACE,
+        desk = open_desk(desk_config(
+            args, camera=(args.camera or ("holder" if spec.kind == "sim" else None)) if method is AuthMethod.FACE else None,
+            today=args.today,
+            central_mode=args.central, population=args.population,
+        ))
+    except StaffFacingError as exc:
+        return fail(exc, 2 if is_bad_argument(exc) else 1)
+    try:
+        session = desk.session
+        if spec.kind == "pcsc":
+            waiting: queue.Queue[bool] = queue.Queue()
+            session.watch_cards(waiting.put)
+            print("カードをカードリーダーに置いてください…", file=sys.stderr)
+            try:
+                while not waiting.get(timeout=CARD_WAIT_S):
+                    pass
+            except queue.Empty:
+                return fail(StaffFacingError(f"{CARD_WAIT_S:g}秒待ちましたがカードが置かれませんでした。", "カードがありません"))
+            session.on_card_inserted()
+        outcome = session.confirm_unattended(
+            method, pin=args.pin, staff_id=args.staff, visual_password=args.visual_password, consent=consent
         )
-    except FixtureError as exc:
-        return _usage(str(exc))
-
-    r = session.reception
-    session.confirm_unattended(method, pin=args.pin, staff_id=args.staff, visual_password=args.visual_password, consent=consent)
-    outcome = session.outcome
-    if outcome is None:  # authentication did not succeed; the flow waits for another try
-        if method is AuthMethod.PIN and r.pin_tries_left == 0:
-            failure = FailureName.PIN_BLOCKED
-        elif method is AuthMethod.FACE and not r.face_available:
-            failure = FailureName.FACE_LOCKED
-        elif method is AuthMethod.VISUAL and r.visual_locked:
-            failure = FailureName.VISUAL_LOCKED
-        else:
-            failure = FailureName.AUTH_FAILED
-        outcome = build_outcome(failure=failure, message=r.message, method=method, today=today)
+        last_face = session.last_face
+    finally:
+        desk.close()
     if args.json:
         out = outcome.to_check_json()
-        if session.last_face is not None:
-            out["face"] = {"distance": session.last_face.distance, "accepted": session.last_face.accepted}
+        if last_face is not None:
+            out["face"] = {"distance": last_face.distance, "accepted": last_face.accepted}
         print(json.dumps(out, ensure_ascii=False, indent=2))
         return 0
     print(f"結果: {outcome.label}（{outcome.name}）")

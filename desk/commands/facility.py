@@ -17,7 +17,7 @@ from desk.commands import fail
 __all__ = ["register"]
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("facility", help="施設設定（医療機関コード・目視確認用パスワードなど）")
     sub = parser.add_subparsers(dest="facility_command", metavar="ACTION", required=True)
 

@@ -9,7 +9,7 @@ import sys
 __all__ = ["register", "cmd_readers"]
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     readers = sub.add_parser("readers", help="接続されているカードリーダー（PC/SC）とカードの有無")
     readers.add_argument("--json", action="store_true", help="JSONで出力")
     readers.set_defaults(func=cmd_readers)

@@ -11,7 +11,7 @@ from desk.commands import fail
 __all__ = ["register", "run"]
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "stats",
         help="月ごとのマイナ保険証利用率と医療DX推進体制整備加算の区分",

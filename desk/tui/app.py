@@ -1,24 +1,36 @@
 """The desk app: one reception screen plus the screens it opens. `make_app` is the one factory the
-CLI, the training mode and the tests use."""
+CLI, the training mode and the tests use; desk/wiring.py assembles what it is given."""
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Protocol
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
+from desk.session import DeskSession
+from desk.training import TrainingControls
 from desk.tui.runtime import DeskRuntime, settle_heap
 from desk.tui.screens.history import HistoryScreen
+from desk.tui.screens.moushitate import MoushitateScreen
 from desk.tui.screens.numbers import NumbersScreen
 from desk.tui.screens.reception import ReceptionScreen
+from desk.tui.screens.stats import StatsScreen
 from desk.tui.screens.training import TrainingChoice, TrainingScreen
 from desk.tui.view import DeskView
 
-__all__ = ["DeskApp", "make_app"]
+__all__ = ["DeskApp", "FaceEngine", "make_app"]
+
+
+class FaceEngine(Protocol):
+    """Face matching in a child process (reader.face_process): started when the app mounts, stopped
+    when it exits. dlib holds the GIL, so matching in a worker thread would freeze the screen."""
+
+    def prepare(self, *, wait: bool = True) -> object: ...
+
+    def close(self) -> None: ...
 
 
 class DeskApp(App):
@@ -29,48 +41,35 @@ class DeskApp(App):
 
     def __init__(
         self,
-        session: Any,
-        controls: Any = None,
+        session: DeskSession,
+        training: TrainingControls | None = None,
         *,
+        face_engine: FaceEngine | None = None,
         picture_mode: str = "auto",
-        watch_reader: bool = False,
         cursor_blink: bool = True,
         live_frames: float | None = None,
-        face_process: bool = False,
     ) -> None:
-        """`session`: a desk.session.DeskSession. `controls`: sim.session.SimControls in training mode.
+        """`training`: the simulated world's controls on a training desk (None on a real desk).
 
+        `face_engine`: the session's face matcher when it runs in a child process; its models
+        are loaded when the app mounts (tests keep the in-process matcher: no child per test).
         `picture_mode`: "auto" (Sixel / kitty / half-blocks, whatever the terminal has) or
         "halfcell" (always half-blocks: deterministic, for tests and screenshots).
-        `watch_reader`: follow card insertion/removal reported by the reader (real hardware);
-        in training mode the scenario picker places and removes cards instead.
         `cursor_blink`: False for tests and screenshots (steady renders).
         `live_frames`: seconds between camera frames on the 目視 screen (None: only on request).
-        `face_process`: match faces in a child process (reader.face_process), started and its
-        models loaded when the app mounts, stopped when it exits. dlib holds the GIL, so matching
-        in a worker thread freezes the screen for as long as it runs; the CLI turns this on, tests
-        keep the in-process matcher (no child per test).
         """
         super().__init__()
         self.session = session
-        self.controls = controls
+        self.controls = training
         self.picture_mode = picture_mode
-        self.watch_reader = watch_reader
         self.cursor_blink = cursor_blink
         self.live_frames = live_frames
         self.last_view = DeskView()
         self.last_numbers_outcome: Any = None
         self._central_mode = "ok"
-        self._camera_scenario: str | None = getattr(controls, "camera_scenario", None)
-        self._face_child: Any = None
+        self._camera_scenario: str | None = training.camera_scenario if training is not None else None
+        self._face_child = face_engine
         self._runtime = DeskRuntime()
-        ports = getattr(session, "ports", None)
-        if face_process and getattr(ports, "matcher", None) is not None:
-            from reader.face_process import ProcessFaceMatcher
-
-            if not isinstance(ports.matcher, ProcessFaceMatcher):
-                ports.matcher = ProcessFaceMatcher.like(ports.matcher)
-            self._face_child = ports.matcher
 
     @property
     def training(self) -> bool:
@@ -108,10 +107,6 @@ class DeskApp(App):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "open_training":
             return self.training
-        if action == "open_stats":
-            return _have("desk.stats") and _have("desk.tui.screens.stats")
-        if action == "open_moushitate":
-            return _have("desk.moushitate") and _have("desk.tui.screens.moushitate")
         return True
 
     def action_open_numbers(self) -> None:
@@ -123,25 +118,22 @@ class DeskApp(App):
             self.push_screen(HistoryScreen())
 
     def action_open_stats(self) -> None:
-        if self._from_reception() and self.check_action("open_stats", ()):
-            from desk.tui.screens.stats import StatsScreen
-
+        if self._from_reception():
             self.push_screen(StatsScreen())
 
     def action_open_moushitate(self) -> None:
-        if self._from_reception() and self.check_action("open_moushitate", ()):
-            from desk.tui.screens.moushitate import MoushitateScreen
-
+        if self._from_reception():
             self.push_screen(MoushitateScreen())
 
     def action_open_training(self) -> None:
-        if not (self.training and self._from_reception()):
+        controls = self.controls
+        if controls is None or not self._from_reception():
             return
         self.push_screen(
             TrainingScreen(
-                _card_choices(),
-                _camera_choices() if self._camera_scenario is not None else [],
-                card=_current_card(self.controls),
+                controls.cards(),
+                controls.camera_scenarios(),
+                card=controls.current_card(),
                 camera=self._camera_scenario,
                 central=self._central_mode,
             ),
@@ -154,7 +146,7 @@ class DeskApp(App):
             self._apply_training(TrainingChoice("remove", None, self._camera_scenario, self._central_mode))
 
     def _apply_training(self, choice: TrainingChoice | None) -> None:
-        if choice is None:
+        if choice is None or self.controls is None:
             return
         self._central_mode = choice.central
         if choice.camera:
@@ -179,46 +171,23 @@ class DeskApp(App):
         yield from super().get_system_commands(screen)
         yield SystemCommand("番号で照会", "資格確認書・保険証の番号で照会（照会区分2）", self.action_open_numbers)
         yield SystemCommand("履歴", "受付の履歴・目視確認・障害時の再照会待ち", self.action_open_history)
-        if self.check_action("open_stats", ()):
-            yield SystemCommand("統計", "マイナ保険証の利用率と医療DX推進体制整備加算", self.action_open_stats)
-        if self.check_action("open_moushitate", ()):
-            yield SystemCommand("申立書", "被保険者資格申立書を作る", self.action_open_moushitate)
+        yield SystemCommand("統計", "マイナ保険証の利用率と医療DX推進体制整備加算", self.action_open_stats)
+        yield SystemCommand("申立書", "被保険者資格申立書を作る", self.action_open_moushitate)
         if self.training:
             yield SystemCommand("訓練シナリオ", "カードを置く・カメラ・システムの状態を選ぶ", self.action_open_training)
             yield SystemCommand("カードを取り外す（訓練）", "シミュレータのカードを今すぐ取り外す", self.action_pull_card)
 
 
-def _have(module: str) -> bool:
-    try:
-        return importlib.util.find_spec(module) is not None
-    except ModuleNotFoundError:
-        return False
-
-
-def _card_choices() -> list[tuple[str, str]]:
-    from sim.fixtures import FixtureError, list_card_fixtures, load_card_fixture
-
-    out = []
-    for name in list_card_fixtures():
-        try:
-            out.append((name, load_card_fixture(name).description))
-        except FixtureError as exc:
-            out.append((name, f"（読めません: {exc.title}）"))
-    return out
-
-
-def _camera_choices() -> list[tuple[str, str]]:
-    try:
-        from sim.camera import SCENARIOS
-    except ImportError:
-        return []
-    return list(SCENARIOS.items())
-
-
-def _current_card(controls: Any) -> str | None:
-    card = getattr(getattr(controls, "transport", None), "card", None)
-    return getattr(getattr(card, "fixture", None), "name", None)
-
-
-def make_app(session: Any, controls: Any = None, **options: Any) -> DeskApp:
-    return DeskApp(session, controls, **options)
+def make_app(
+    session: DeskSession,
+    training: TrainingControls | None = None,
+    *,
+    face_engine: FaceEngine | None = None,
+    picture_mode: str = "auto",
+    cursor_blink: bool = True,
+    live_frames: float | None = None,
+) -> DeskApp:
+    return DeskApp(
+        session, training, face_engine=face_engine, picture_mode=picture_mode, cursor_blink=cursor_blink,
+        live_frames=live_frames,
+    )

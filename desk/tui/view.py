@@ -11,7 +11,7 @@ import io
 from dataclasses import dataclass, field
 from typing import Any
 
-from desk.flow import FACE_LOCK_AFTER, State
+from desk.flow import State
 from desk.models import AuthMethod
 from desk.tui.halfcells import half_cells
 
@@ -64,7 +64,7 @@ class DeskView:
     face_message: str = ""
     outcome: Any = None  # desk.outcome.Outcome
     status: StatusView = field(default_factory=StatusView)
-    needs_card_front: bool = False  # staff must type 照合番号B before face auth (no reader camera)
+    needs_check_b: bool = False  # staff must type 照合番号B before face auth (no reader camera)
 
 
 def to_picture(data: Any) -> ViewPicture | None:
@@ -89,27 +89,8 @@ def to_picture(data: Any) -> ViewPicture | None:
     return ViewPicture(image, half_cells(image))
 
 
-def _methods(session: Any, camera_ok: bool) -> tuple[MethodOption, ...]:
-    r = session.reception
-    face_reason = ""
-    if not r.face_available:
-        face_reason = f"{FACE_LOCK_AFTER}回続けて失敗したためロック中（解除は市区町村窓口）"
-    elif not camera_ok:
-        face_reason = "カメラが使えません"
-    elif session.needs_card_front:
-        face_reason = "カード券面の照合番号Bを入力すると使えます"
-    if r.pin_tries_left is None:
-        pin_reason = "暗証番号なしのカード（顔認証マイナンバーカード）"
-    elif r.pin_tries_left <= 0:
-        pin_reason = "3回間違えたためロック中（解除は市区町村窓口）"
-    else:
-        pin_reason = ""
-    visual_reason = "" if r.visual_available else "パスワード誤りが続いたため一時ロック中（5分後に再試行）"
-    return (
-        MethodOption(AuthMethod.FACE, not face_reason, face_reason),
-        MethodOption(AuthMethod.PIN, not pin_reason, pin_reason),
-        MethodOption(AuthMethod.VISUAL, not visual_reason, visual_reason),
-    )
+def _methods(session: Any) -> tuple[MethodOption, ...]:
+    return tuple(MethodOption(method, not reason, reason) for method, reason in session.method_reasons())
 
 
 def take_view(session: Any, *, with_pictures: bool = True) -> DeskView:
@@ -127,7 +108,7 @@ def take_view(session: Any, *, with_pictures: bool = True) -> DeskView:
         state=r.state,
         message=r.message,
         method=r.method,
-        methods=_methods(session, status.camera_ok) if in_card_states else (),
+        methods=_methods(session) if in_card_states else (),
         pin_tries_left=r.pin_tries_left,
         face_failures=r.face_failures,
         photo=to_picture(session.photo) if with_pictures else None,
@@ -138,5 +119,5 @@ def take_view(session: Any, *, with_pictures: bool = True) -> DeskView:
         face_message=getattr(face, "message", "") or "",
         outcome=session.outcome,
         status=status,
-        needs_card_front=in_card_states and session.needs_card_front,
+        needs_check_b=in_card_states and session.needs_check_b,
     )

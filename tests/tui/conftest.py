@@ -30,10 +30,10 @@ class Desk:
 def make_desk(sim_base: Path) -> Callable[..., Desk]:
     def make(card: str | None = "adult", **options: Any) -> Desk:
         from desk.tui.app import make_app
-        from sim.session import make_sim_session
+        from desk.wiring import training_desk
 
         options.setdefault("today", REFERENCE_DATE)
-        session, controls = make_sim_session(card, base_dir=sim_base, **options)
+        session, controls = training_desk(card, base_dir=sim_base, **options)
         return Desk(make_app(session, controls, picture_mode="halfcell", cursor_blink=False), session, controls)
 
     return make

@@ -11,7 +11,7 @@ from desk.tui.screens.error import ErrorModal
 from desk.tui.screens.reception import ReceptionScreen
 from desk.tui.widgets.checklist import StepChecklist, StepList
 from desk.tui.widgets.key_footer import KeyFooter
-from sim.session import SIM_VISUAL_PASSWORD
+from desk.wiring import SIM_VISUAL_PASSWORD
 from tests.tui.conftest import SIZE, confirm_by_pin_without_consent, enter_pin, press_and_settle, settle
 
 
@@ -112,7 +112,7 @@ async def test_keys_typed_at_the_choice_reach_no_hidden_field(make_desk):
         assert desk.app.focused is None or desk.app.focused.display
         await pilot.press("1", "2", "enter")
         await settle(pilot)
-        assert desk.app.screen.query_one("#card-front", Input).value == ""
+        assert desk.app.screen.query_one("#check-b", Input).value == ""
         assert pane(desk.app) == "pane-choose" and isinstance(desk.app.screen, ReceptionScreen)
 
 
@@ -205,7 +205,7 @@ async def test_visual_wrong_then_right_password(make_desk):
 
 @pytest.mark.face
 async def test_face_right(make_desk):
-    desk = make_desk("adult", camera_scenario="holder")
+    desk = make_desk("adult", camera="holder")
     async with desk.app.run_test(size=SIZE) as pilot:
         await press_and_settle(pilot, "f2")
         assert pane(desk.app) == "pane-consent"
@@ -218,26 +218,26 @@ async def test_face_right(make_desk):
 @pytest.mark.face
 async def test_card_front_typed_by_staff_where_the_reader_has_no_card_camera(make_desk):
     """A plain PC/SC reader can't read 照合番号B off the card front: staff type it, then face auth works."""
-    desk = make_desk(None, camera_scenario="holder")
+    desk = make_desk(None, camera="holder")
     desk.session.ports.check_b = lambda: None  # as with a real reader: no card-front source
     desk.controls.place("adult")
     async with desk.app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         assert desk.app.screen.query_one("#method-face", Button).disabled
         assert "照合番号B" in text(desk.app, "#method-face-reason")
-        field = desk.app.screen.query_one("#card-front", Input)
+        field = desk.app.screen.query_one("#check-b", Input)
         assert field.display
         field.value = "1234"
         field.focus()
         await press_and_settle(pilot, "enter")
         assert isinstance(desk.app.screen, ErrorModal)  # 14 digits, with what they are made of
         await press_and_settle(pilot, "escape")
-        field = desk.app.screen.query_one("#card-front", Input)
+        field = desk.app.screen.query_one("#check-b", Input)
         field.value = desk.controls.transport.card.fixture.check_b
         field.focus()
         await press_and_settle(pilot, "enter")
         assert not desk.app.screen.query_one("#method-face", Button).disabled
-        assert not desk.app.screen.query_one("#card-front", Input).display
+        assert not desk.app.screen.query_one("#check-b", Input).display
         await press_and_settle(pilot, "f2")
         assert desk.session.last_face.accepted and desk.session.photo is not None
         assert pane(desk.app) == "pane-consent"
@@ -245,7 +245,7 @@ async def test_card_front_typed_by_staff_where_the_reader_has_no_card_camera(mak
 
 @pytest.mark.face
 async def test_face_failing_ten_times_locks_face(make_desk):
-    desk = make_desk("adult", camera_scenario="other")
+    desk = make_desk("adult", camera="other")
     fingerprint = desk.session.reception.certificate_fingerprint
     # Nine failures already on record for this card: the tenth, made on screen, locks face auth.
     for _ in range(FACE_LOCK_AFTER - 1):
@@ -395,10 +395,9 @@ async def test_face_matched_in_a_child_process_that_stops_with_the_app(make_desk
     from desk.tui.app import make_app
     from reader.face_process import ProcessFaceMatcher
 
-    desk = make_desk("adult", camera_scenario="holder")
-    app = make_app(desk.session, desk.controls, picture_mode="halfcell", cursor_blink=False, face_process=True)
-    matcher = desk.session.ports.matcher
-    assert isinstance(matcher, ProcessFaceMatcher)
+    desk = make_desk("adult", camera="holder")
+    matcher = desk.session.ports.matcher = ProcessFaceMatcher()  # as desk/wiring.py sets up `desk`
+    app = make_app(desk.session, desk.controls, picture_mode="halfcell", cursor_blink=False, face_engine=matcher)
     async with app.run_test(size=SIZE) as pilot:
         await press_and_settle(pilot, "f2")
         assert pane(app) == "pane-consent"

@@ -19,7 +19,7 @@ def started(monkeypatch, sim_base):
 def test_desk_without_arguments_opens_training_mode_with_the_default_card(started):
     assert main([]) == 0
     (app,) = started
-    assert app.training and not app.watch_reader
+    assert app.training
     assert app.session.reception.state is State.CHOOSING
     assert app.controls.transport.card.fixture.name == "adult"
 

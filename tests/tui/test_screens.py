@@ -75,6 +75,38 @@ async def test_moushitate_is_prefilled_and_saved(make_desk, tmp_path: Path):
         assert "保存しました" in str(screen.query_one("#moushitate-status", Static).content)
 
 
+async def test_moushitate_is_filled_from_the_card_with_the_input_support_pin(make_desk, tmp_path: Path):
+    from desk.tui.screens.error import ErrorModal
+
+    desk = make_desk("unregistered")
+    holder = desk.controls.transport.card.fixture.holder
+    async with desk.app.run_test(size=SIZE) as pilot:
+        await confirm_by_pin_without_consent(pilot)
+        await press_and_settle(pilot, "f9")
+        screen = desk.app.screen
+        assert screen.query_one("#form-name", Input).value != holder.name  # not read yet
+        pin = screen.query_one("#form-card-pin", Input)
+        pin.value = "9999"  # a wrong 券面事項入力補助用暗証番号: the card counts it and says so
+        pin.focus()
+        await press_and_settle(pilot, "enter")
+        assert isinstance(desk.app.screen, ErrorModal)
+        assert "残り2回" in str(desk.app.screen.query_one("#error-message", Static).content)
+        await press_and_settle(pilot, "escape")
+        pin.value = "1234"
+        pin.focus()
+        await press_and_settle(pilot, "enter")
+        assert screen.query_one("#form-name", Input).value == holder.name
+        assert screen.query_one("#form-address", Input).value == holder.address
+        assert pin.value == ""  # the PIN does not stay on screen
+        preview = str(screen.query_one("#moushitate-preview", Static).content)
+        born = holder.birth_date
+        assert f"年 {born.month}月 {born.day}日" in preview  # the birth date from the chip
+        assert ("☑男" if holder.sex == "1" else "☑女") in preview
+    assert desk.session.basic_four is not None
+    desk.session.next_patient()
+    assert desk.session.basic_four is None  # forgotten with the patient
+
+
 async def test_command_palette_lists_the_screens(make_desk):
     desk = make_desk("adult")
     async with desk.app.run_test(size=SIZE) as pilot:
@@ -90,7 +122,7 @@ async def test_reader_presence_callbacks_drive_the_screen(make_desk):
     from desk.tui.app import make_app
 
     desk = make_desk(None)
-    app = make_app(desk.session, None, picture_mode="halfcell", cursor_blink=False, watch_reader=True)
+    app = make_app(desk.session, None, picture_mode="halfcell", cursor_blink=False)
     transport = desk.controls.transport
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 from textual.widgets import Checkbox, Input
 
-from sim.session import SIM_VISUAL_PASSWORD
+from desk.wiring import SIM_VISUAL_PASSWORD
 from tests.tui.conftest import SIZE, settle
 
 
@@ -78,7 +78,7 @@ def test_visual_single_screen(snap_compare, make_desk):
 
 @pytest.mark.face
 def test_face_rejected(snap_compare, make_desk):
-    shoot(snap_compare, make_desk("adult", camera_scenario="other"), "f2")
+    shoot(snap_compare, make_desk("adult", camera="other"), "f2")
 
 
 def test_consent(snap_compare, make_desk):

@@ -16,8 +16,8 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Select, Static
 
 from desk.tui.errors import describe_error
-from desk.tui.screens.common import apply_cursor_setting
 from desk.tui.messages import WorkFailed
+from desk.tui.screens.common import apply_cursor_setting
 from desk.tui.screens.error import ErrorModal
 
 __all__ = ["MoushitateScreen", "prefill"]
@@ -38,7 +38,7 @@ def prefill(session: Any, outcome: Any, today: dt.date) -> Any:
     the insurer and co-pay from the last answer."""
     from desk.moushitate import from_card
 
-    form = from_card(getattr(session, "basic_four", None), today=today)
+    form = from_card(session.basic_four, today=today)
     updates: dict[str, Any] = {}
     if outcome is not None:
         if outcome.person_name and not form.name:
@@ -61,12 +61,20 @@ class MoushitateScreen(Screen):
             super().__init__()
             self.path = path
 
+    class CardRead(Message):
+        """The card's basic four items were read: fill the form again from the session."""
+
     def compose(self) -> ComposeResult:
         from desk.moushitate import InsuranceKind
 
         yield Static("被保険者資格申立書（患者さんと記入し、保存して印刷）", classes="screen-title")
         with Horizontal(id="moushitate-body"):
             with VerticalScroll(id="moushitate-form"):
+                yield Static("カードから記入: 券面事項入力補助用暗証番号（4桁）を患者さんが入力し Enter", classes="field-label")
+                yield Input(
+                    placeholder="暗証番号（4桁・カードの基本4情報を読みます。マイナンバーは読みません）",
+                    password=True, max_length=4, restrict=r"[0-9]*", id="form-card-pin",
+                )
                 for name, label in _TEXT_FIELDS.items():
                     yield Static(label, classes="field-label")
                     yield Input(id=f"form-{name}")
@@ -85,6 +93,14 @@ class MoushitateScreen(Screen):
 
     def on_mount(self) -> None:
         apply_cursor_setting(self)
+        self._fill()
+        app: Any = self.app
+        folder = Path(getattr(app.session.facility, "res_dir", Path.cwd())).parent / "moushitate"
+        stamp = app.session.ports.clock().strftime("%Y%m%d-%H%M%S")
+        self.query_one("#form-path", Input).value = str(folder / f"moushitate-{stamp}.html")
+        self._preview()
+
+    def _fill(self) -> None:
         app: Any = self.app
         today = app.session.ports.clock().date()
         outcome = app.last_view.outcome or app.last_numbers_outcome
@@ -93,10 +109,27 @@ class MoushitateScreen(Screen):
             self.query_one(f"#form-{name}", Input).value = getattr(self._form, name)
         if self._form.copay_percent:
             self.query_one("#form-copay_percent", Select).value = self._form.copay_percent
-        folder = Path(getattr(app.session.facility, "res_dir", Path.cwd())).parent / "moushitate"
-        stamp = app.session.ports.clock().strftime("%Y%m%d-%H%M%S")
-        self.query_one("#form-path", Input).value = str(folder / f"moushitate-{stamp}.html")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "form-card-pin":
+            pin, event.input.value = event.input.value, ""  # the PIN is not kept on screen
+            self.query_one("#moushitate-status", Static).update("カードを読んでいます…")
+            self._read_card(pin)
+
+    @work(thread=True, exclusive=True, group="moushitate-card")
+    def _read_card(self, pin: str) -> None:
+        app: Any = self.app
+        try:
+            app.session.read_basic_four(pin)
+        except Exception as exc:
+            self.post_message(WorkFailed(*describe_error(exc)))
+            return
+        self.post_message(self.CardRead())
+
+    def on_moushitate_screen_card_read(self, _: CardRead) -> None:
+        self._fill()
         self._preview()
+        self.query_one("#moushitate-status", Static).update("カードの基本4情報を記入しました（Ctrl+S で保存）")
 
     def on_input_changed(self, _: Input.Changed) -> None:
         self._preview()

@@ -16,8 +16,8 @@ from textual.widgets import Button, Footer, Input, Static
 
 from desk.models import NumbersQuery
 from desk.tui.errors import describe_error
-from desk.tui.screens.common import apply_cursor_setting
 from desk.tui.messages import WorkFailed
+from desk.tui.screens.common import apply_cursor_setting
 from desk.tui.screens.error import ErrorModal
 from desk.tui.widgets.checklist import StepChecklist
 from desk.tui.widgets.result_banner import ResultBanner

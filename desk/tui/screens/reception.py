@@ -1,7 +1,7 @@
 """The reception screen: what the receptionist sees all day.
 
-Thin by design: every session call runs in a thread worker (`exclusive=True`: a newer call makes
-the older one's result stale), the worker posts `SessionChanged` with a fresh `DeskView`, and
+Thin by design: every session call runs in a thread worker (the session serialises them), the
+worker posts `SessionChanged` with a fresh `DeskView` (a later call's view is newer), and
 `_show` puts that view on the widgets. Widgets talk back only through their own messages.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -21,9 +21,9 @@ from textual.widgets import ContentSwitcher, ProgressBar, Static
 from desk.flow import State
 from desk.models import AuthMethod
 from desk.tui.errors import describe_error
+from desk.tui.messages import CardPresence, FrameCaptured, SessionChanged, WorkFailed
 from desk.tui.runtime import settle_heap
 from desk.tui.screens.common import apply_cursor_setting
-from desk.tui.messages import CardPresence, FrameCaptured, SessionChanged, WorkFailed
 from desk.tui.screens.error import ErrorModal
 from desk.tui.view import DeskView, take_view, to_picture
 from desk.tui.widgets.checklist import StepChecklist
@@ -34,8 +34,8 @@ from desk.tui.widgets.method_picker import MethodPicker
 from desk.tui.widgets.pin_pad import PinPad
 from desk.tui.widgets.result_banner import ResultBanner
 from desk.tui.widgets.status_bar import StatusBar
-from desk.tui.widgets.visual_panel import VisualPanel
 from desk.tui.widgets.text import set_text
+from desk.tui.widgets.visual_panel import VisualPanel
 
 __all__ = ["ReceptionScreen"]
 
@@ -113,17 +113,13 @@ class ReceptionScreen(Screen):
         apply_cursor_setting(self)
         self.run_worker(self._warm_up(), group="warm-up")
         self.query_one("#busy-bar").visible = False
-        if self.app.watch_reader:  # type: ignore[attr-defined]
-            try:
-                # Called on the reader's thread: only post; the session call runs in a worker.
-                self.session.ports.transport.watch(
-                    lambda: self.post_message(CardPresence(True)), lambda: self.post_message(CardPresence(False))
-                )
-            except Exception as exc:  # no pcscd, no pyscard…: say so, the numbers query still works
-                self.post_message(WorkFailed(*describe_error(exc)))
-            self.run_call("カードを確認しています…", self._card_already_there)
-        else:
-            self.run_call("状態を確認しています…", lambda: None)
+        try:
+            # The one road for cards, real reader or simulated: transport → session → here. The
+            # session calls back on the reader's thread: only post; the session call runs in a worker.
+            self.session.watch_cards(lambda present: self.post_message(CardPresence(present)))
+        except Exception as exc:  # no pcscd, no pyscard…: say so, the numbers query still works
+            self.post_message(WorkFailed(*describe_error(exc)))
+        self.run_call("状態を確認しています…", lambda: None)
         self.set_interval(_IDLE_SETTLE_EVERY, self._settle_when_idle)
         interval = getattr(self.app, "live_frames", None)
         if interval:
@@ -158,11 +154,6 @@ class ReceptionScreen(Screen):
             settle_heap()
             self._heap_settled = True
 
-    def _card_already_there(self) -> None:
-        # The reader reports changes only; a card lying there at start-up is read now.
-        if self.session.ports.transport.wait_for_card(0):
-            self.session.on_card_inserted()
-
     def _live_frame(self) -> None:
         frame_pending = any(w.group == "frame" and w.is_running for w in self.workers)
         if self.view.state is State.VISUAL and not self.busy and not frame_pending:
@@ -196,7 +187,9 @@ class ReceptionScreen(Screen):
         self._set_busy(label)
         self._session_call(call)
 
-    @work(thread=True, exclusive=True, group="session")
+    # Not exclusive: the session serialises its calls itself, and cancelling a thread worker would
+    # only hide the view it is about to post (a card placed in training follows its own call).
+    @work(thread=True, group="session")
     def _session_call(self, call: Callable[[], object]) -> None:
         try:
             call()
@@ -251,9 +244,10 @@ class ReceptionScreen(Screen):
 
     # -- messages from widgets ------------------------------------------------------------
 
-    def on_method_picker_card_front_entered(self, message: MethodPicker.CardFrontEntered) -> None:
+    @on(MethodPicker.CheckBSubmitted)  # Textual's own handler name would read "check_bsubmitted"
+    def check_b_submitted(self, message: MethodPicker.CheckBSubmitted) -> None:
         check_b = message.check_b
-        self.run_call("照合番号Bを確認しています…", lambda: self.session.set_card_front(check_b))
+        self.run_call("照合番号Bを確認しています…", lambda: self.session.enter_check_b(check_b))
 
     def on_method_picker_chosen(self, message: MethodPicker.Chosen) -> None:
         self.action_choose(message.method.value)
@@ -362,7 +356,7 @@ class ReceptionScreen(Screen):
         self.query_one(StatusBar).show(view.status, training=self.app.training)  # type: ignore[attr-defined]
         set_text(self.query_one("#card-state", Static), self._card_text(view))
         self.query_one(MethodPicker).show(
-            view.methods, active=view.state in _CHOOSABLE, needs_card_front=view.needs_card_front and view.state in _CHOOSABLE
+            view.methods, active=view.state in _CHOOSABLE, needs_check_b=view.needs_check_b and view.state in _CHOOSABLE
         )
         self.refresh_bindings()
 

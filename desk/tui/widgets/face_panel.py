@@ -7,7 +7,7 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Button, Static
 
-from desk.flow import FACE_LOCK_AFTER
+from desk.models import FACE_LOCK_AFTER
 from desk.tui.view import DeskView
 from desk.tui.widgets.picture import Picture
 from desk.tui.widgets.text import set_text

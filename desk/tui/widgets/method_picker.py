@@ -22,7 +22,7 @@ class MethodPicker(Vertical):
             super().__init__()
             self.method = method
 
-    class CardFrontEntered(Message):
+    class CheckBSubmitted(Message):
         """Staff typed 照合番号B from the card front (a reader without its own card camera)."""
 
         def __init__(self, check_b: str) -> None:
@@ -34,16 +34,16 @@ class MethodPicker(Vertical):
         for method, key in METHOD_KEYS.items():
             yield Button(f"{key} {method.label}", id=f"method-{method.value}", classes="method", disabled=True)
             yield Static("", id=f"method-{method.value}-reason", classes="method-reason")
-        card_front = Input(
+        check_b = Input(
             placeholder="照合番号B（生年月日6桁＋有効期限の年4桁＋セキュリティコード4桁）",
-            password=True, max_length=16, restrict=r"[0-9 ]*", id="card-front",
+            password=True, max_length=16, restrict=r"[0-9 ]*", id="check-b",
         )
-        card_front.display = False
-        yield card_front
+        check_b.display = False
+        yield check_b
 
-    def show(self, options: tuple[MethodOption, ...], *, active: bool, needs_card_front: bool = False) -> None:
+    def show(self, options: tuple[MethodOption, ...], *, active: bool, needs_check_b: bool = False) -> None:
         """`active`: the flow accepts a choice now (card read, no call running)."""
-        self.query_one("#card-front", Input).display = needs_card_front
+        self.query_one("#check-b", Input).display = needs_check_b
         by_method = {o.method: o for o in options}
         for method in METHOD_KEYS:
             option = by_method.get(method)
@@ -55,9 +55,9 @@ class MethodPicker(Vertical):
             reason.display = bool(text)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        if event.input.id == "card-front":
+        if event.input.id == "check-b":
             event.stop()
-            self.post_message(self.CardFrontEntered(event.value))
+            self.post_message(self.CheckBSubmitted(event.value))
             event.input.value = ""
 
     def on_button_pressed(self, event: Button.Pressed) -> None:

@@ -6,6 +6,7 @@ from textual.app import ComposeResult
 from textual.containers import Grid, Vertical
 from textual.message import Message
 from textual.widgets import Button, Input, Static
+
 from desk.tui.widgets.text import set_text
 
 __all__ = ["PinPad"]

@@ -8,6 +8,7 @@ from typing import Any
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
+
 from desk.tui.widgets.text import set_text
 
 __all__ = ["ResultBanner", "banner_kind"]

@@ -1,0 +1,46 @@
+"""照会区分 2: a confirmation by the numbers on a 資格確認書 or an old 健康保険証 (no card)."""
+
+from __future__ import annotations
+
+from desk.central import CentralError
+from desk.journal import ConfirmationRecord
+from desk.models import AuthMethod, Channel, FailureName, NumbersQuery
+from desk.outcome import Outcome, build_outcome
+from desk.ports import DeskPorts
+from desk.recorder import Recorder
+
+__all__ = ["query_numbers"]
+
+
+def query_numbers(ports: DeskPorts, recorder: Recorder, query: NumbersQuery) -> Outcome:
+    """Ask the central system; journal the answer (or queue the query while it is down)."""
+    facility = ports.facility
+    now = ports.clock()
+    try:
+        reply = ports.central.confirm_numbers(
+            query, confirmation_date=now.date(), medical_institution_code=facility.medical_institution_code
+        )
+    except CentralError as exc:
+        if exc.failure_name is FailureName.CENTRAL_DOWN:
+            payload = {"numbers": query.model_dump(mode="json")}
+            recorder.record(lambda: ports.journal.enqueue_outage(
+                channel=Channel.NUMBERS, method=AuthMethod.NONE, facility_type=facility.facility_type,
+                payload=payload, at=now,
+            ))
+        else:
+            record = ConfirmationRecord(
+                at=now, channel=Channel.NUMBERS, method=AuthMethod.NONE, failure=exc.failure_name,
+                facility_type=facility.facility_type,
+            )
+            recorder.record(lambda: ports.journal.record_confirmation(record))
+        return build_outcome(
+            failure=exc.failure_name, message=str(exc), method=AuthMethod.NONE, today=now.date(), numbers=query
+        )
+    record = ConfirmationRecord(
+        at=now, channel=Channel.NUMBERS, method=AuthMethod.NONE, validity=reply.validity,
+        failure=None if reply.validity else FailureName.CENTRAL_DOWN, facility_type=facility.facility_type,
+    )
+    recorder.record(lambda: ports.journal.record_confirmation(record))
+    if ports.results is not None:
+        ports.results(reply)
+    return build_outcome(reply=reply, method=AuthMethod.NONE, today=now.date(), numbers=query)

@@ -1,0 +1,64 @@
+"""Everything a desk talks to, as typed ports. The composition root (desk/wiring.py) fills them
+with real devices or simulated ones; the session never knows which."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+from desk.models import AuthMethod, EligibilityReply
+
+if TYPE_CHECKING:
+    from desk.central import CentralSystem
+    from desk.facility import FacilityConfig
+    from desk.journal import Journal
+    from reader.camera import Camera
+    from reader.face import FaceMatcher
+    from reader.transport import Transport
+
+__all__ = ["JST", "Attestor", "CheckBSource", "ResultWriter", "DeskPorts", "japan_now"]
+
+JST = dt.timezone(dt.timedelta(hours=9))
+
+
+def japan_now() -> dt.datetime:
+    return dt.datetime.now(JST)
+
+
+class Attestor(Protocol):
+    """The terminal's statement that it checked the holder (顔認証 / 目視), bound to the nonce."""
+
+    def attest(self, nonce: bytes, certificate_der: bytes, method: AuthMethod, staff_id: str | None) -> bytes: ...
+
+
+class ResultWriter(Protocol):
+    """Writes one answer of the central system to the result folder for the レセコン."""
+
+    def __call__(self, reply: EligibilityReply) -> object: ...
+
+
+# 照合番号B read off the card front by the reader itself (a face-auth reader's camera; the
+# simulator knows the printed card). None: nothing reads the front, staff type it.
+CheckBSource = Callable[[], "str | None"]
+
+
+def _nothing_reads_the_front() -> str | None:
+    return None
+
+
+@dataclass
+class DeskPorts:
+    """The devices and services of one desk. Without camera or matcher there is no 顔認証."""
+
+    transport: Transport
+    central: CentralSystem
+    attestor: Attestor
+    journal: Journal
+    facility: FacilityConfig
+    camera: Camera | None = None
+    matcher: FaceMatcher | None = None
+    check_b: CheckBSource = _nothing_reads_the_front
+    clock: Callable[[], dt.datetime] = field(default=japan_now)
+    results: ResultWriter | None = None

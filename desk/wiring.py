@@ -1,0 +1,336 @@
+"""The composition root: the one module that knows which reader, camera, face matcher, central
+system, journal and result folder a desk uses.
+
+    open_desk(DeskConfig())                                   training: everything simulated
+    open_desk(DeskConfig(reader=ReaderSpec.parse("pcsc")))    a real desk on the facility config
+
+A **training desk** (`sim` reader, or any reader with `demo`) keeps all its state — virtual cards'
+counters, the simulated JPKI CA, its own facility config, journal and result folder — under the
+sim folder, on the simulated central system, so nothing of training reaches a facility's journal
+or statistics. A **real desk** (`pcsc` reader) runs on the facility set up with
+`desk facility init`: its journal, result folder, 目視 password and facility type, and the central
+system that config names (today only the simulator exists).
+
+Everything below `desk/` stays free of sim/ and of hardware libraries; only this module imports
+both sim and reader.pcsc, lazily, so `desk` starts fast.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from desk.attestation import ReaderAttestor
+from desk.export import ResultExporter
+from desk.facility import FacilityCategory, FacilityConfig, load_config, save_config, with_visual_password
+from desk.journal import Journal
+from desk.ports import JST, DeskPorts, japan_now
+from desk.session import DeskSession
+from desk.training import TrainingControls
+from reader.errors import ReaderError
+
+if TYPE_CHECKING:
+    from reader.camera import Camera
+    from reader.face import FaceMatcher
+    from reader.face_process import ProcessFaceMatcher
+    from reader.transport import Transport
+    from sim.training import SimTraining
+
+__all__ = [
+    "DEFAULT_SIM_CARD",
+    "SIM_INSTITUTION_CODE",
+    "SIM_VISUAL_PASSWORD",
+    "Desk",
+    "DeskConfig",
+    "ReaderSpec",
+    "UnknownReaderSpec",
+    "open_desk",
+    "card_front_reader",
+    "is_bad_argument",
+    "open_transport",
+    "training_desk",
+]
+
+DEFAULT_SIM_CARD = "adult"
+# The simulated facility's 目視 password, for training only (a real facility sets its own with
+# `desk facility set-visual-password`; it is stored only as a scrypt hash).
+SIM_VISUAL_PASSWORD = "mokushi-2026"
+SIM_INSTITUTION_CODE = "1312345678"
+
+
+class UnknownReaderSpec(ReaderError):
+    title = "カードリーダーの指定が不正です"
+
+
+@dataclass(frozen=True)
+class ReaderSpec:
+    """`sim[:CARD]` (the simulated reader, with that fixture card placed) or `pcsc[:READER NAME]`."""
+
+    kind: Literal["sim", "pcsc"]
+    name: str | None = None
+
+    @classmethod
+    def parse(cls, text: str | None) -> ReaderSpec:
+        kind, _, name = (text or "sim").partition(":")
+        if kind == "sim":
+            return cls("sim", name or None)
+        if kind == "pcsc":
+            return cls("pcsc", name or None)
+        raise UnknownReaderSpec(f"--reader は sim[:カード名] または pcsc[:リーダー名] で指定してください（指定値: {text}）。")
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.name}" if self.name else self.kind
+
+
+@dataclass(frozen=True)
+class DeskConfig:
+    reader: ReaderSpec = field(default_factory=lambda: ReaderSpec("sim", DEFAULT_SIM_CARD))
+    # sim reader: the camera scenario ("holder", "other" …); pcsc: a webcam index or device path.
+    # None: no camera (no 顔認証).
+    camera: str | None = "holder"
+    # A real reader on the training world: a real card's chip is accepted by the simulated central
+    # system as a demo (marked so everywhere).
+    demo: bool = False
+    sim_dir: Path | None = None  # the training world's folder (default: ~/.local/state/madoguchi/sim)
+    facility_config: Path | None = None  # a real desk's config (default: $MADOGUCHI_CONFIG, then ~/.config)
+    # Training's scenario day (the fixtures' reference date by default); None: the real clock.
+    today: dt.date | None = None
+    central_mode: str = "ok"
+    population: Path | None = None  # the simulated central system's population file
+    # Match faces in a child process (the screen: dlib holds the GIL and would freeze it).
+    face_in_child_process: bool = False
+
+    @property
+    def training(self) -> bool:
+        return self.reader.kind == "sim" or self.demo
+
+
+@dataclass
+class Desk:
+    """One assembled desk: the session, the training controls (None on a real desk), and the face
+    engine running in a child process, if any (the screen starts and stops it)."""
+
+    session: DeskSession
+    training: TrainingControls | None = None
+    face_engine: ProcessFaceMatcher | None = None
+    _closers: list[Callable[[], None]] = field(default_factory=list)
+
+    def close(self) -> None:
+        for close in reversed(self._closers):
+            close()
+        self._closers.clear()
+
+
+def open_desk(config: DeskConfig) -> Desk:
+    """Assemble a desk. Raises StaffFacingError subclasses (FacilityError, FixtureError, …) with a
+    Japanese title and message for anything missing or invalid."""
+    return _training_desk(config) if config.training else _facility_desk(config)
+
+
+def is_bad_argument(error: Exception) -> bool:
+    """The desk could not be assembled because of what the command line named (an unknown card,
+    camera scenario or reader spec), not because of the machine: a usage error (exit 2)."""
+    from sim.fixtures import FixtureError
+
+    return isinstance(error, (FixtureError, UnknownReaderSpec))
+
+
+def training_desk(
+    card: str | None = DEFAULT_SIM_CARD,
+    *,
+    camera: str | None = "holder",
+    central: str = "ok",
+    today: dt.date | None = None,
+    base_dir: Path | None = None,
+    population: Path | None = None,
+) -> tuple[DeskSession, SimTraining]:
+    """A training desk with `card` placed (None: an empty reader), for tests, benchmarks and scripts."""
+    from sim.fixtures import REFERENCE_DATE
+
+    config = DeskConfig(
+        reader=ReaderSpec("sim", card), camera=camera, central_mode=central, today=today or REFERENCE_DATE,
+        sim_dir=base_dir, population=population,
+    )
+    desk = _training_desk(config)
+    from sim.training import SimTraining
+
+    assert isinstance(desk.training, SimTraining)
+    return desk.session, desk.training
+
+
+def open_transport(spec: ReaderSpec, sim_dir: Path | None = None) -> Transport:
+    """The reader alone (`desk card …`): the simulated one with the spec's card placed, or PC/SC."""
+    if spec.kind == "pcsc":
+        from reader.pcsc import PcscTransport
+
+        return PcscTransport(spec.name)
+    from sim.card import SimTransport
+    from sim.world import SimWorld
+
+    card = SimWorld(sim_dir).card(spec.name) if spec.name else None
+    return SimTransport(card, name=str(spec))
+
+
+# -- training -------------------------------------------------------------------------------------
+
+
+def _training_desk(config: DeskConfig) -> Desk:
+    from sim.camera import CardHolderCamera
+    from sim.card import SimTransport
+    from sim.central import SimCentralSystem
+    from sim.fixtures import REFERENCE_DATE, load_card_fixture
+    from sim.training import SimTraining
+    from sim.world import SimWorld
+
+    world = SimWorld(config.sim_dir)
+    directory = world.directory
+    # Training runs on the fixtures' reference date unless told otherwise, so every fixture card
+    # shows its case (cert-expired-4m past its grace, cert-expiring-6w with its renewal alert …);
+    # a real reader in demo mode runs on today.
+    today = config.today if config.today is not None or config.demo else REFERENCE_DATE
+    clock = _clock(today)
+    attestor = ReaderAttestor(directory / "terminal-key.pem")
+    central = SimCentralSystem(
+        ca=world.ca, terminal_public_key=attestor.public_key, population=config.population, clock=clock,
+        accept_real_cards_as_demo=config.demo,
+    )
+    central.set_mode(config.central_mode)
+    facility = _training_facility(directory)
+    transport: Transport
+    camera: Camera | None = None
+    sim_transport: SimTransport | None = None
+    if config.reader.kind == "sim":
+        if config.reader.name:
+            load_card_fixture(config.reader.name)  # a clear error for an unknown card before anything starts
+        transport = sim_transport = SimTransport(name="sim")
+        if config.camera is not None:
+            camera = CardHolderCamera(sim_transport, config.camera)
+    else:
+        transport = _pcsc(config.reader)
+        camera = _webcam(config.camera)
+    desk = _assemble(config, transport, camera, central, attestor, facility, clock, check_b=card_front_reader(sim_transport))
+    if sim_transport is not None:
+        training = SimTraining(world, sim_transport, central, camera if isinstance(camera, CardHolderCamera) else None)
+        desk.training = training
+        # Headless until a screen takes over the watch: a placed card is read at once.
+        desk.session.watch_cards()
+        if config.reader.name:
+            training.place(config.reader.name)
+    return desk
+
+
+def _training_facility(directory: Path) -> FacilityConfig:
+    path = directory / "facility.json"
+    if path.exists():
+        return load_config(path)
+    facility = FacilityConfig(
+        medical_institution_code=SIM_INSTITUTION_CODE, name="シミュレーション診療所", facility_type=1,
+        category=FacilityCategory.MEDICAL_CLINIC, prefecture="東京都",
+        res_dir=directory / "res", journal_path=directory / "journal.sqlite3",
+    )
+    facility = with_visual_password(facility, SIM_VISUAL_PASSWORD)
+    save_config(facility, path)
+    return facility
+
+
+def card_front_reader(transport: object) -> Callable[[], str | None] | None:
+    """What reads 照合番号B off the card front: on the simulated reader the printed card is known
+    (as a face-auth reader's camera reads it); None for any other reader (staff type it)."""
+    from sim.card import SimTransport
+
+    if not isinstance(transport, SimTransport):
+        return None
+    sim = transport
+
+    def check_b() -> str | None:
+        card = sim.card
+        return card.fixture.check_b if card is not None else None
+
+    return check_b
+
+
+# -- a real desk ----------------------------------------------------------------------------------
+
+
+def _facility_desk(config: DeskConfig) -> Desk:
+    facility = load_config(config.facility_config)
+    central_settings = facility.central
+    central_dir = central_settings.sim_dir or facility.journal_path.parent / "central-sim"
+    attestor = ReaderAttestor(facility.journal_path.parent / "terminal-key.pem")
+    from sim.central import SimCentralSystem
+    from sim.jpki import SimJpkiCa
+
+    central = SimCentralSystem(
+        ca=SimJpkiCa(central_dir / "keys"), terminal_public_key=attestor.public_key, population=None,
+        clock=japan_now, accept_real_cards_as_demo=central_settings.demo,
+    )
+    transport = _pcsc(config.reader)
+    return _assemble(config, transport, _webcam(config.camera), central, attestor, facility, japan_now, check_b=None)
+
+
+def _pcsc(spec: ReaderSpec) -> Transport:
+    from reader.pcsc import PcscTransport
+
+    return PcscTransport(spec.name)
+
+
+def _webcam(camera: str | None) -> Camera | None:
+    if camera is None:
+        return None
+    from reader.camera import OpenCvCamera
+
+    return OpenCvCamera(camera)  # opened by the session on first use
+
+
+# -- both -----------------------------------------------------------------------------------------
+
+
+def _assemble(
+    config: DeskConfig,
+    transport: Transport,
+    camera: Camera | None,
+    central: object,
+    attestor: ReaderAttestor,
+    facility: FacilityConfig,
+    clock: Callable[[], dt.datetime],
+    *,
+    check_b: Callable[[], str | None] | None,
+) -> Desk:
+    matcher: FaceMatcher | None = None
+    face_engine: ProcessFaceMatcher | None = None
+    if camera is not None:
+        if config.face_in_child_process:
+            from reader.face_process import ProcessFaceMatcher
+
+            matcher = face_engine = ProcessFaceMatcher()
+        else:
+            from reader.face import DlibFaceMatcher
+
+            matcher = DlibFaceMatcher()
+    journal = Journal(facility.journal_path)
+    ports = DeskPorts(
+        transport=transport, central=central, attestor=attestor, journal=journal,  # type: ignore[arg-type]
+        facility=facility, camera=camera, matcher=matcher, clock=clock,
+        results=ResultExporter(facility.res_dir).write,
+    )
+    if check_b is not None:
+        ports.check_b = check_b
+    desk = Desk(DeskSession(ports), face_engine=face_engine)
+    desk._closers += [transport.close, journal.close]
+    if camera is not None:
+        desk._closers.append(camera.close)
+    return desk
+
+
+def _clock(today: dt.date | None) -> Callable[[], dt.datetime]:
+    if today is None:
+        return japan_now
+
+    def clock() -> dt.datetime:
+        # The fixed day with the running time of day: ordering and 24-hour consent still work.
+        return dt.datetime.combine(today, dt.datetime.now(JST).time(), JST)
+
+    return clock
