@@ -23,13 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_run_options(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(f"desk.commands.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"desk.commands.{name}":
-                continue  # not built yet
-            raise
-        module.register(sub)
+        importlib.import_module(f"desk.commands.{name}").register(sub)
     return parser
 
 

@@ -450,6 +450,8 @@ class ResultExporter:
         assert reply.arbitrary_file_identifier is not None
         moment = _jst_naive(reply.process_execution_time)
         stem = f"OQS_{reply.reference_classification}_{moment:%Y%m%dT%H%M%S}_{_safe_name(reply.arbitrary_file_identifier)}"
+        if reply.demo:
+            stem = f"DEMO_{stem}"  # a demo is no confirmation: a レセコン picking up OQS_* never sees it
         xml = reply_to_xml(reply)  # serialise both before touching the folder
         js = reply_to_json(reply)
         try:

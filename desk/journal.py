@@ -50,7 +50,7 @@ __all__ = [
 ]
 
 JST = dt.timezone(dt.timedelta(hours=9), "JST")
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 VISUAL_LOCK_THRESHOLD = 5
 VISUAL_LOCK_DURATION = dt.timedelta(minutes=5)
 
@@ -79,6 +79,7 @@ class ConfirmationRecord(Model):
     cert_fingerprint: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
     staff_id: str | None = Field(default=None, max_length=64)
     rerun_of: int | None = None  # the outage queue item this confirmation re-ran
+    demo: bool = False  # a real card answered by the simulated central system: not a confirmation
 
     @model_validator(mode="after")
     def _one_outcome(self) -> ConfirmationRecord:
@@ -201,7 +202,10 @@ CREATE TABLE visual_password_failures (
 """
 
 # Index = the version a script migrates *to*, minus one.
-_MIGRATIONS: tuple[str, ...] = (_SCHEMA_V1,)
+# v2: a confirmation answered for a real card in demo mode (the simulated central system) is kept
+# apart: it confirmed nothing and never counts in the statistics.
+_SCHEMA_V2 = "ALTER TABLE confirmations ADD COLUMN demo INTEGER NOT NULL DEFAULT 0 CHECK (demo IN (0, 1))"
+_MIGRATIONS: tuple[str, ...] = (_SCHEMA_V1, _SCHEMA_V2)
 assert len(_MIGRATIONS) == SCHEMA_VERSION
 
 
@@ -379,7 +383,7 @@ class Journal:
         at = _to_jst(record.at)
         cur = conn.execute(
             "INSERT INTO confirmations (at, month, channel, method, validity, failure, facility_type,"
-            " cert_fingerprint, staff_id, rerun_of) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " cert_fingerprint, staff_id, rerun_of, demo) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 _stamp(at),
                 at.strftime("%Y-%m"),
@@ -391,6 +395,7 @@ class Journal:
                 record.cert_fingerprint,
                 record.staff_id,
                 record.rerun_of,
+                int(record.demo),
             ),
         )
         assert cur.lastrowid is not None  # an INSERT always sets it (typeshed: int | None)
@@ -432,6 +437,7 @@ class Journal:
             cert_fingerprint=row["cert_fingerprint"],
             staff_id=row["staff_id"],
             rerun_of=row["rerun_of"],
+            demo=bool(row["demo"]),
         )
 
     def confirmations(self, *, month: str | None = None, limit: int | None = None) -> list[ConfirmationRecord]:
@@ -447,9 +453,11 @@ class Journal:
         return [self._confirmation_from_row(r) for r in self._read(sql, params)]
 
     def month_counts(self, month: str) -> dict[str, int]:
-        """Answered confirmations (OQSCD006 code set) in `month` per channel, e.g. {"myna": 3, "numbers": 9}."""
+        """Answered confirmations (OQSCD006 code set) in `month` per channel, e.g. {"myna": 3, "numbers": 9};
+        demo answers (a real card on the simulated central system) are not confirmations."""
         rows = self._read(
-            "SELECT channel, COUNT(*) AS n FROM confirmations WHERE month = ? AND validity IS NOT NULL GROUP BY channel",
+            "SELECT channel, COUNT(*) AS n FROM confirmations WHERE month = ? AND validity IS NOT NULL AND demo = 0"
+            " GROUP BY channel",
             (month,),
         )
         counts = {c.value: 0 for c in Channel}

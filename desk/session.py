@@ -302,12 +302,12 @@ class DeskSession:
 
     def _journal(
         self, at: dt.datetime, method: AuthMethod, *, validity: Validity | None = None,
-        failure: FailureName | None = None, staff_id: str | None = None,
+        failure: FailureName | None = None, staff_id: str | None = None, demo: bool = False,
     ) -> None:
         record = ConfirmationRecord(
             at=at, channel=Channel.MYNA, method=method, validity=validity, failure=failure,
             facility_type=self.facility.facility_type, cert_fingerprint=self.reception.certificate_fingerprint,
-            staff_id=staff_id,
+            staff_id=staff_id, demo=demo,
         )
         # the journal is looked up when the write runs: a retry goes to the journal of that moment
         self.recorder.record(lambda: self.journal.record_confirmation(record))
@@ -535,7 +535,10 @@ class DeskSession:
         staff = self._last_proof.staff_id if reply is not None and self._last_proof is not None else None
         if reply is not None and reply.validity is None:
             failure = FailureName.CENTRAL_DOWN
-        self._journal(now, method, validity=reply.validity if reply else None, failure=failure, staff_id=staff)
+        self._journal(
+            now, method, validity=reply.validity if reply else None, failure=failure, staff_id=staff,
+            demo=reply is not None and reply.demo,
+        )
         if reply is not None:
             self._export(reply)
         return []

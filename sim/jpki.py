@@ -19,7 +19,7 @@ from cryptography.x509.oid import NameOID
 
 from desk.atomicfile import write_bytes_atomic
 
-__all__ = ["SimJpkiCa", "CardKeyMaterial", "default_key_dir"]
+__all__ = ["REAL_JPKI_USER_AUTH_CA_NAME", "SimJpkiCa", "CardKeyMaterial", "default_key_dir"]
 
 _JST = dt.timezone(dt.timedelta(hours=9))
 _CA_NAME = x509.Name(
@@ -63,9 +63,22 @@ class CardKeyMaterial:
     certificate_der: bytes
 
 
+# The real JPKI user-authentication CA's name (its key is J-LIS's): a stand-in CA under this name,
+# with a key of ours, issues cards that the simulated central system takes for real ones.
+REAL_JPKI_USER_AUTH_CA_NAME = x509.Name(
+    [
+        x509.NameAttribute(NameOID.COUNTRY_NAME, "JP"),
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "JPKI"),
+        x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "JPKI for user authentication"),
+        x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "Japan Agency for Local Authority Information Systems"),
+    ]
+)
+
+
 class SimJpkiCa:
-    def __init__(self, key_dir: Path | None = None) -> None:
+    def __init__(self, key_dir: Path | None = None, *, name: x509.Name = _CA_NAME) -> None:
         self.key_dir = key_dir or default_key_dir()
+        self.name = name
         self._key = _load_or_make_key(self.key_dir / "jpki-ca-key.pem")
         self.certificate = self._ca_certificate()
 
@@ -73,12 +86,12 @@ class SimJpkiCa:
         path = self.key_dir / "jpki-ca-cert.der"
         if path.exists():
             cert = x509.load_der_x509_certificate(path.read_bytes())
-            if cert.public_key().public_numbers() == self._key.public_key().public_numbers():
+            if cert.public_key().public_numbers() == self._key.public_key().public_numbers() and cert.subject == self.name:
                 return cert
         cert = (
             x509.CertificateBuilder()
-            .subject_name(_CA_NAME)
-            .issuer_name(_CA_NAME)
+            .subject_name(self.name)
+            .issuer_name(self.name)
             .public_key(self._key.public_key())
             .serial_number(1)
             .not_valid_before(_jst_midnight(dt.date(2014, 1, 1)))
@@ -104,7 +117,7 @@ class SimJpkiCa:
         cert = (
             x509.CertificateBuilder()
             .subject_name(subject)
-            .issuer_name(_CA_NAME)
+            .issuer_name(self.name)
             .public_key(key.public_key())
             .serial_number(serial)
             .not_valid_before(_jst_midnight(not_before))

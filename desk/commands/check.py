@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from desk.commands import fail
-from desk.commands.run import add_desk_options, desk_config
+from desk.commands.run import add_desk_options, desk_config, reader_spec
 
 __all__ = ["register"]
 
@@ -60,16 +60,16 @@ def cmd_check(args: argparse.Namespace) -> int:
     except ValueError:
         return _usage("--consent は YZK,SRJ,TKK,SHJ から選んでください")
     try:
-        spec = ReaderSpec.parse(args.reader or "sim")
+        spec = reader_spec(args) if args.reader else ReaderSpec("sim")
     except UnknownReaderSpec as exc:
         return _usage(str(exc))
     if spec.kind == "sim":
         if args.card is None and spec.name is None:
             return _usage("--card でカードのテストデータ名を指定してください")
-        args.reader = f"sim:{args.card or spec.name}"
+        spec = ReaderSpec("sim", args.card or spec.name)
     try:
         desk = open_desk(desk_config(
-            args, camera=(args.camera or ("holder" if spec.kind == "sim" else None)) if method is AuthMethod.FACE else None,
+            args, spec, camera=(args.camera or ("holder" if spec.kind == "sim" else None)) if method is AuthMethod.FACE else None,
             today=args.today,
             central_mode=args.central, population=args.population,
         ))

@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING
 from desk.commands import fail
 
 if TYPE_CHECKING:
-    from desk.wiring import DeskConfig
+    from desk.wiring import DeskConfig, ReaderSpec
 
-__all__ = ["add_run_options", "run_tui", "desk_config"]
+__all__ = ["add_desk_options", "add_run_options", "desk_config", "reader_spec", "run_tui"]
 
 
 def add_run_options(parser: argparse.ArgumentParser) -> None:
@@ -41,11 +41,17 @@ def add_desk_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", type=Path, dest="facility_config", help="施設設定ファイル（pcsc のとき）")
 
 
-def desk_config(args: argparse.Namespace, *, camera: str | None, **overrides: object) -> DeskConfig:
-    """The DeskConfig the command line asks for (the reader spec parsed once, here)."""
-    from desk.wiring import DEFAULT_SIM_CARD, DeskConfig, ReaderSpec
+def reader_spec(args: argparse.Namespace) -> ReaderSpec:
+    """`--reader`, parsed once (UnknownReaderSpec for anything but sim[:CARD] / pcsc[:NAME])."""
+    from desk.wiring import DEFAULT_SIM_CARD, ReaderSpec
 
-    reader = ReaderSpec.parse(args.reader or f"sim:{DEFAULT_SIM_CARD}")
+    return ReaderSpec.parse(args.reader or f"sim:{DEFAULT_SIM_CARD}")
+
+
+def desk_config(args: argparse.Namespace, reader: ReaderSpec, *, camera: str | None, **overrides: object) -> DeskConfig:
+    """The DeskConfig the command line asks for."""
+    from desk.wiring import DeskConfig
+
     return DeskConfig(
         reader=reader, camera=camera, demo=args.demo, sim_dir=args.sim_dir,
         facility_config=args.facility_config, **overrides,  # type: ignore[arg-type]
@@ -57,9 +63,9 @@ def run_tui(args: argparse.Namespace) -> int:
     from reader.staff_facing import StaffFacingError
 
     try:
-        spec_is_sim = (args.reader or "sim").startswith("sim")
-        camera = args.camera or ("holder" if spec_is_sim else None)
-        desk = open_desk(desk_config(args, camera=camera, face_in_child_process=True))
+        reader = reader_spec(args)
+        camera = args.camera or ("holder" if reader.kind == "sim" else None)
+        desk = open_desk(desk_config(args, reader, camera=camera, face_in_child_process=True))
     except StaffFacingError as exc:
         return fail(exc, 2 if is_bad_argument(exc) else 1)
 
