@@ -9,6 +9,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from typing import NoReturn
+
+from desk.commands import EXIT_USAGE, guarded
 
 __all__ = ["main", "build_parser"]
 
@@ -16,8 +19,17 @@ __all__ = ["main", "build_parser"]
 COMMAND_MODULES = ("card", "readers", "check", "stats", "facility")
 
 
+class DeskArgumentParser(argparse.ArgumentParser):
+    """argparse that answers a bad command line in Japanese (exit 2), sub-commands included."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"コマンドの指定が正しくありません: {message}", file=sys.stderr)
+        print(self.format_usage().rstrip(), file=sys.stderr)
+        raise SystemExit(EXIT_USAGE)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="desk", description="madoguchi: オンライン資格確認の受付端末")
+    parser = DeskArgumentParser(prog="desk", description="madoguchi: オンライン資格確認の受付端末")
     from desk.commands.run import add_run_options
 
     add_run_options(parser)
@@ -28,13 +40,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run `desk`; every error ends in a Japanese message and an exit code (desk/commands/__init__.py)."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help (0) or a bad command line (2, already explained)
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     if args.command is None:
         from desk.commands.run import run_tui
 
-        return run_tui(args)
-    return int(args.func(args) or 0)
+        return guarded(lambda: run_tui(args))
+    return guarded(lambda: int(args.func(args) or 0))
 
 
 if __name__ == "__main__":

@@ -12,7 +12,16 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from desk.models import FACE_LOCK_AFTER, AuthMethod, CardProof, ConsentItem, EligibilityReply, FacilityType, FailureName
+from desk.models import (
+    FACE_LOCK_AFTER,
+    AuthMethod,
+    CardProof,
+    ConsentItem,
+    EligibilityReply,
+    FacilityType,
+    FailureName,
+    face_locked,
+)
 
 __all__ = [
     "State",
@@ -237,7 +246,7 @@ class Reception:
     def unavailable_reason(self, method: AuthMethod) -> str:
         """Why `method` cannot be used for this card now ('' when it can). The one place that
         decides it; the screen shows the reason beside the greyed-out method."""
-        if method is AuthMethod.FACE and self.face_failures >= FACE_LOCK_AFTER:
+        if method is AuthMethod.FACE and face_locked(self.face_failures):
             return f"{FACE_LOCK_AFTER}回続けて失敗したためロック中（解除は市区町村窓口）"
         if method is AuthMethod.PIN:
             if self.pin_tries_left is None:
@@ -255,10 +264,6 @@ class Reception:
     @property
     def face_available(self) -> bool:
         return not self.unavailable_reason(AuthMethod.FACE)
-
-    @property
-    def visual_available(self) -> bool:
-        return not self.unavailable_reason(AuthMethod.VISUAL)
 
     def available_methods(self) -> list[AuthMethod]:
         return [m for m in (AuthMethod.FACE, AuthMethod.PIN, AuthMethod.VISUAL) if not self.unavailable_reason(m)]

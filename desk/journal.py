@@ -26,11 +26,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import Field, model_validator
 
-from desk.models import FACE_LOCK_AFTER, AuthMethod, Channel, FacilityType, FailureName, Model, Validity
+from desk.models import AuthMethod, Channel, FacilityType, FailureName, Model, Validity, face_locked
 from reader.staff_facing import StaffFacingError
 
 __all__ = [
@@ -50,7 +50,7 @@ __all__ = [
 ]
 
 JST = dt.timezone(dt.timedelta(hours=9), "JST")
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 VISUAL_LOCK_THRESHOLD = 5
 VISUAL_LOCK_DURATION = dt.timedelta(minutes=5)
 
@@ -58,6 +58,15 @@ VISUAL_LOCK_DURATION = dt.timedelta(minutes=5)
 _FORBIDDEN_PAYLOAD_KEYS = frozenset(
     {"pin", "pincode", "password", "passwd", "visualpassword", "mynumber", "individualnumber", "kojinbango"}
 )
+
+
+class Applicable(Protocol):
+    """A journal write with an identity (desk/journal_ops.py), for `Journal.apply`."""
+
+    @property
+    def op_id(self) -> str: ...
+
+    def run(self, journal: Journal) -> object: ...
 
 
 class JournalError(StaffFacingError):
@@ -205,7 +214,14 @@ CREATE TABLE visual_password_failures (
 # v2: a confirmation answered for a real card in demo mode (the simulated central system) is kept
 # apart: it confirmed nothing and never counts in the statistics.
 _SCHEMA_V2 = "ALTER TABLE confirmations ADD COLUMN demo INTEGER NOT NULL DEFAULT 0 CHECK (demo IN (0, 1))"
-_MIGRATIONS: tuple[str, ...] = (_SCHEMA_V1, _SCHEMA_V2)
+# v3: each write that came through the outbox is applied once (its op id is kept with it), and a
+# 目視 use names the confirmation it led to.
+_SCHEMA_V3 = """
+CREATE TABLE applied_ops (op_id TEXT PRIMARY KEY, applied_at TEXT NOT NULL);
+ALTER TABLE visual_uses ADD COLUMN op_id TEXT;
+CREATE UNIQUE INDEX visual_uses_by_op ON visual_uses (op_id) WHERE op_id IS NOT NULL
+"""
+_MIGRATIONS: tuple[str, ...] = (_SCHEMA_V1, _SCHEMA_V2, _SCHEMA_V3)
 assert len(_MIGRATIONS) == SCHEMA_VERSION
 
 
@@ -274,6 +290,7 @@ class Journal:
         self.path = Path(path)
         self.read_only = read_only
         self._lock = threading.RLock()
+        self._depth = 0  # nested _write() calls join the transaction already open
         try:
             if read_only:
                 if not self.path.exists():
@@ -353,14 +370,24 @@ class Journal:
         """One IMMEDIATE transaction: all statements inside commit together or not at all."""
         with self._lock:
             conn = self._conn
+            if self._depth:  # inside apply(): one transaction for the op and its bookkeeping
+                self._depth += 1
+                try:
+                    yield conn
+                finally:
+                    self._depth -= 1
+                return
             try:
                 conn.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
                 raise _translate(exc, self.path) from exc
+            self._depth = 1
             try:
                 yield conn
+                self._depth = 0
                 conn.execute("COMMIT")
             except BaseException as exc:
+                self._depth = 0
                 try:
                     conn.execute("ROLLBACK")
                 except sqlite3.Error:
@@ -413,17 +440,37 @@ class Journal:
         cert_fingerprint: str | None = None,
         confirmation_id: int | None = None,
         at: dt.datetime | None = None,
+        op_id: str | None = None,
     ) -> int:
-        """Journal one 目視確認 with the staff member who checked the face against the card photo."""
+        """Journal one 目視確認 with the staff member who checked the face against the card photo.
+        `op_id` names it so that the confirmation it leads to can be linked to it later."""
         if not staff_id.strip():
             raise JournalError("目視確認を行った職員IDが必要です。", "職員IDがありません")
         with self._write() as conn:
             cur = conn.execute(
-                "INSERT INTO visual_uses (at, staff_id, cert_fingerprint, confirmation_id) VALUES (?, ?, ?, ?)",
-                (_stamp(_to_jst(at)), staff_id.strip(), cert_fingerprint, confirmation_id),
+                "INSERT INTO visual_uses (at, staff_id, cert_fingerprint, confirmation_id, op_id) VALUES (?, ?, ?, ?, ?)",
+                (_stamp(_to_jst(at)), staff_id.strip(), cert_fingerprint, confirmation_id, op_id),
             )
             assert cur.lastrowid is not None  # an INSERT always sets it (typeshed: int | None)
             return int(cur.lastrowid)
+
+    def link_visual_use(self, visual_use_op: str, confirmation_id: int) -> None:
+        """The 目視 use recorded under `visual_use_op` led to this confirmation."""
+        with self._write() as conn:
+            conn.execute("UPDATE visual_uses SET confirmation_id = ? WHERE op_id = ?", (confirmation_id, visual_use_op))
+
+    def apply(self, op: Applicable) -> object:
+        """Run one outbox write exactly once: the op and the note that it ran commit together, so a
+        write replayed after a crash (journalled, not yet taken off the outbox) is not doubled.
+        Returns what the write returns, or None when it had already been applied."""
+        with self._write() as conn:
+            if conn.execute("SELECT 1 FROM applied_ops WHERE op_id = ?", (op.op_id,)).fetchone():
+                return None
+            result = op.run(self)
+            conn.execute(
+                "INSERT INTO applied_ops (op_id, applied_at) VALUES (?, ?)", (op.op_id, _stamp(_to_jst(None)))
+            )
+            return result
 
     def _confirmation_from_row(self, row: sqlite3.Row) -> ConfirmationRecord:
         return ConfirmationRecord(
@@ -551,6 +598,7 @@ class Journal:
         *,
         staff_id: str | None = None,
         at: dt.datetime | None = None,
+        demo: bool = False,
     ) -> int:
         """Mark a queued item done with the re-run's outcome; journals that confirmation in the same transaction.
 
@@ -576,6 +624,7 @@ class Journal:
                     cert_fingerprint=row["cert_fingerprint"],
                     staff_id=staff_id,
                     rerun_of=item_id,
+                    demo=demo,
                 ),
             )
             conn.execute(
@@ -603,7 +652,7 @@ class Journal:
         with self._write() as conn:
             row = conn.execute("SELECT * FROM face_failures WHERE cert_fingerprint = ?", (cert_fingerprint,)).fetchone()
             count = (int(row["consecutive"]) if row else 0) + 1
-            locked_at = row["locked_at"] if row and row["locked_at"] else (stamp if count >= FACE_LOCK_AFTER else None)
+            locked_at = row["locked_at"] if row and row["locked_at"] else (stamp if face_locked(count) else None)
             conn.execute(
                 "INSERT INTO face_failures (cert_fingerprint, consecutive, locked_at, updated_at) VALUES (?, ?, ?, ?)"
                 " ON CONFLICT(cert_fingerprint) DO UPDATE SET consecutive = excluded.consecutive,"

@@ -85,6 +85,11 @@ class Validity(IntEnum):
 FACE_LOCK_AFTER = 10
 
 
+def face_locked(consecutive_failures: int) -> bool:
+    """Whether this many consecutive face failures lock 顔認証 for the card."""
+    return consecutive_failures >= FACE_LOCK_AFTER
+
+
 class FailureName(str, Enum):
     """Why a confirmation ended without an OQSCD006 code."""
 

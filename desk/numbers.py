@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from desk.central import CentralError
 from desk.journal import ConfirmationRecord
+from desk.journal_ops import ConfirmationOp, OutageOp
 from desk.models import AuthMethod, Channel, FailureName, NumbersQuery
 from desk.outcome import Outcome, build_outcome
 from desk.ports import DeskPorts
@@ -23,7 +24,7 @@ def query_numbers(ports: DeskPorts, recorder: Recorder, query: NumbersQuery) -> 
     except CentralError as exc:
         if exc.failure_name is FailureName.CENTRAL_DOWN:
             payload = {"numbers": query.model_dump(mode="json")}
-            recorder.record(lambda: ports.journal.enqueue_outage(
+            recorder.record(OutageOp(
                 channel=Channel.NUMBERS, method=AuthMethod.NONE, facility_type=facility.facility_type,
                 payload=payload, at=now,
             ))
@@ -32,7 +33,7 @@ def query_numbers(ports: DeskPorts, recorder: Recorder, query: NumbersQuery) -> 
                 at=now, channel=Channel.NUMBERS, method=AuthMethod.NONE, failure=exc.failure_name,
                 facility_type=facility.facility_type,
             )
-            recorder.record(lambda: ports.journal.record_confirmation(record))
+            recorder.record(ConfirmationOp(record=record))
         return build_outcome(
             failure=exc.failure_name, message=str(exc), method=AuthMethod.NONE, today=now.date(), numbers=query
         )
@@ -40,7 +41,7 @@ def query_numbers(ports: DeskPorts, recorder: Recorder, query: NumbersQuery) -> 
         at=now, channel=Channel.NUMBERS, method=AuthMethod.NONE, validity=reply.validity,
         failure=None if reply.validity else FailureName.CENTRAL_DOWN, facility_type=facility.facility_type,
     )
-    recorder.record(lambda: ports.journal.record_confirmation(record))
+    recorder.record(ConfirmationOp(record=record))
     if ports.results is not None:
         ports.results(reply)
     return build_outcome(reply=reply, method=AuthMethod.NONE, today=now.date(), numbers=query)

@@ -11,6 +11,7 @@ import datetime as dt
 
 from desk.central import CentralError
 from desk.journal import OutageItem
+from desk.journal_ops import OutageDoneOp
 from desk.models import CardProof, CardQuery, Channel, EligibilityReply, FailureName, NumbersQuery, Validity
 from desk.outcome import Outcome, build_outcome
 from desk.ports import DeskPorts
@@ -34,15 +35,21 @@ def retry_outage_queue(ports: DeskPorts, recorder: Recorder) -> list[Outcome]:
             _complete(ports, recorder, item, exc.failure_name, now)
             outcomes.append(build_outcome(failure=exc.failure_name, message=str(exc), method=item.method, today=now.date()))
             continue
-        _complete(ports, recorder, item, reply.validity if reply.validity is not None else FailureName.CENTRAL_DOWN, now)
+        _complete(ports, recorder, item, reply.validity if reply.validity is not None else FailureName.CENTRAL_DOWN, now, demo=reply.demo)
         if ports.results is not None:
             ports.results(reply)
         outcomes.append(build_outcome(reply=reply, method=item.method, today=now.date()))
     return outcomes
 
 
-def _complete(ports: DeskPorts, recorder: Recorder, item: OutageItem, result: Validity | FailureName, at: dt.datetime) -> None:
-    recorder.record(lambda: ports.journal.complete_outage(item.id, result, staff_id=RERUN_STAFF_ID, at=at))
+def _complete(
+    ports: DeskPorts, recorder: Recorder, item: OutageItem, result: Validity | FailureName, at: dt.datetime,
+    *, demo: bool = False,
+) -> None:
+    recorder.record(OutageDoneOp(
+        item_id=item.id, validity=result if isinstance(result, Validity) else None,
+        failure=result if isinstance(result, FailureName) else None, staff_id=RERUN_STAFF_ID, at=at, demo=demo,
+    ))
 
 
 def _rerun(ports: DeskPorts, item: OutageItem) -> EligibilityReply:

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from desk.central import CentralSystem
     from desk.facility import FacilityConfig
     from desk.journal import Journal
+    from desk.outbox import Outbox
     from reader.camera import Camera
     from reader.face import FaceMatcher
     from reader.transport import Transport
@@ -60,5 +61,9 @@ class DeskPorts:
     camera: Camera | None = None
     matcher: FaceMatcher | None = None
     check_b: CheckBSource = _nothing_reads_the_front
+    # the day and time of the confirmations: the real clock, or a training scenario's day
     clock: Callable[[], dt.datetime] = field(default=japan_now)
+    # the real clock, always: lockouts and counters never follow a scenario day
+    wall_clock: Callable[[], dt.datetime] = field(default=japan_now)
     results: ResultWriter | None = None
+    outbox: Outbox | None = None  # where journal writes wait when the journal cannot take them

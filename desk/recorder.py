@@ -1,51 +1,71 @@
-"""Journal writes that must not be lost: each is tried now, and one that fails (database locked,
-read-only disk) waits in order and is written before the next one.
+"""Journal writes that must not be lost: each is applied to the journal now, or, when the journal
+cannot take it (locked, read-only), kept in the outbox on disk (desk/outbox.py) and applied before
+the next write or by the next process, in order and exactly once.
 
-The desk's session, the numbers query and the outage re-runs all record through one `Recorder`,
-so a busy disk never loses a confirmation already made and never reorders the journal.
+The desk's session, the numbers query and the outage re-runs all record through one `Recorder`.
+A write counts as recorded once it is in the journal or in the outbox; `OutboxError` means it is
+in neither, and the caller must say so (a confirmation is not done until it is recorded).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
-from typing import TypeVar
 
-from desk.journal import JournalError
+from desk.journal import Journal, JournalError
+from desk.journal_ops import JournalOp
+from desk.outbox import Outbox
 
 __all__ = ["Recorder"]
 
 _log = logging.getLogger("madoguchi.desk")
-T = TypeVar("T")
 
 
 class Recorder:
-    def __init__(self) -> None:
-        self._waiting: list[Callable[[], object]] = []
-        self.error: JournalError | None = None  # the last failure, for the status line
+    def __init__(self, journal: Callable[[], Journal], outbox: Outbox | None = None) -> None:
+        """`journal`: the desk's journal as it is now (looked up at each write)."""
+        self._journal = journal
+        self.outbox = outbox or Outbox(None)
+        self.error: JournalError | None = None  # why writes wait, for the status line
+        self._waiting = 0
+        self._lock = threading.RLock()
 
     @property
     def waiting(self) -> int:
-        """How many writes are waiting for the journal."""
-        return len(self._waiting)
+        """How many writes wait in the outbox for the journal."""
+        return self._waiting
 
-    def record(self, write: Callable[[], T]) -> T | None:
-        """Run `write` after every earlier write that waits; None when the journal refused it."""
-        self._waiting.append(write)
-        result: object = None
-        try:
-            while self._waiting:
-                result = self._waiting[0]()
-                self._waiting.pop(0)
-        except JournalError as exc:
-            self.error = exc
-            _log.warning("journal write deferred: %s", exc.title)
+    def record(self, op: JournalOp) -> object:
+        """Apply `op` after every write that waits; returns its result, or None when it waits in the
+        outbox. Raises OutboxError when it can be kept nowhere."""
+        with self._lock:
+            if self.flush():
+                try:
+                    result = self._journal().apply(op)
+                except JournalError as exc:
+                    self.error = exc
+                else:
+                    self.error = None
+                    return result
+            with self.outbox.locked():
+                self.outbox.append(op)
+                self._waiting = len(self.outbox.pending())
+            _log.warning("journal write kept in the outbox: %s", self.error.title if self.error else "")
             return None
-        self.error = None
-        return result  # type: ignore[return-value]  # the last write run is `write` itself
 
     def flush(self) -> bool:
-        """Retry the waiting writes; True when nothing is left."""
-        if self._waiting:
-            self.record(self._waiting.pop())  # record() puts it back at the end of the queue
-        return not self._waiting
+        """Apply the waiting writes in order; True when nothing waits any more."""
+        with self._lock, self.outbox.locked():
+            ops = self.outbox.pending()
+            done = 0
+            try:
+                for op in ops:
+                    self._journal().apply(op)
+                    done += 1
+            except JournalError as exc:
+                self.error = exc
+            if done:
+                self.outbox.keep_only(ops[done:])
+            self._waiting = len(ops) - done
+            return self._waiting == 0

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,9 +26,10 @@ from typing import TYPE_CHECKING, Any
 
 from desk import flow
 from desk.central import CentralError, make_consent
-from desk.facility import FacilityError, check_visual_password
+from desk.facility import FacilityConfig, FacilityError, check_visual_password
 from desk.flow import Reception, State
-from desk.journal import ConfirmationRecord, JournalError
+from desk.journal import ConfirmationRecord, FaceAuthState, Journal, JournalError
+from desk.journal_ops import ConfirmationOp, FaceResultOp, JournalOp, OutageOp, VisualUseOp
 from desk.models import (
     AuthMethod,
     CardProof,
@@ -41,6 +43,7 @@ from desk.models import (
 )
 from desk.numbers import query_numbers
 from desk.outage import retry_outage_queue
+from desk.outbox import OutboxError
 from desk.outcome import Outcome, build_outcome
 from desk.ports import DeskPorts
 from desk.recorder import Recorder
@@ -64,6 +67,8 @@ from reader.models import BasicFour, CardInfo
 if TYPE_CHECKING:
     from reader.face import FaceTemplate, MatchResult
 
+_log = logging.getLogger("madoguchi.desk")
+
 __all__ = ["CardListener", "DeskPorts", "DeskSession", "DeskStatus"]
 
 # Told True when a card is placed on the reader, False when it is taken away (any thread).
@@ -78,13 +83,19 @@ class DeskStatus:
     camera_ok: bool
     central: str
     central_ok: bool
+    waiting_records: int = 0  # journal writes kept in the outbox until the journal takes them
 
 
 class DeskSession:
     def __init__(self, ports: DeskPorts) -> None:
         self.ports = ports
         self.reception = Reception(facility_type=ports.facility.facility_type)
-        self.recorder = Recorder()
+        self.recorder = Recorder(lambda: self.ports.journal, ports.outbox)
+        # Where the last confirmation's record is: "journal", "outbox" (kept on disk, written to the
+        # journal later) or "none" (neither could take it: `not_recorded` says why).
+        self.record_place: str | None = None
+        self.not_recorded: OutboxError | None = None
+        self._visual_use_op: str | None = None
         self.photo: bytes | None = None
         self.last_frame: Any = None
         self.last_face: MatchResult | None = None
@@ -106,11 +117,11 @@ class DeskSession:
         self._lock = threading.RLock()  # one flow step at a time, whatever thread calls
 
     @property
-    def journal(self) -> Any:  # desk.journal.Journal; a property so a test may swap the port
+    def journal(self) -> Journal:  # a property: the port may be swapped (tests, a reopened journal)
         return self.ports.journal
 
     @property
-    def facility(self) -> Any:  # desk.facility.FacilityConfig
+    def facility(self) -> FacilityConfig:
         return self.ports.facility
 
     # -- the reader's road -----------------------------------------------------------------
@@ -156,7 +167,7 @@ class DeskSession:
         with self._lock:
             self.photo = self.last_frame = self.last_face = self.outcome = None
             self.info = self._card = self._template = self._last_proof = self.typed_check_b = None
-            self.basic_four = None
+            self.basic_four = self.record_place = self.not_recorded = self._visual_use_op = None
             self._dispatch(flow.CardInserted())
 
     def on_card_removed(self) -> None:
@@ -270,7 +281,7 @@ class DeskSession:
         camera_text = camera.name if camera is not None else "カメラなし（顔認証は使えません）"
         central_ok, central = self._central_status()
         reader = self.ports.transport.name + (f"（{self.reader_problem}）" if self.reader_problem else "")
-        return DeskStatus(reader, self.reader_problem is None, camera_text, camera is not None, central, central_ok)
+        return DeskStatus(reader, self.reader_problem is None, camera_text, camera is not None, central, central_ok, self.recorder.waiting)
 
     def _central_status(self) -> tuple[bool, str]:
         try:
@@ -300,6 +311,17 @@ class DeskSession:
     def retry_outage_queue(self) -> list[Outcome]:
         return retry_outage_queue(self.ports, self.recorder)
 
+    def _record(self, op: JournalOp) -> object:
+        """Journal `op` or keep it in the outbox; None when it waits there, or when it could be
+        kept nowhere (then `not_recorded` says why and the screen / `desk check` say so)."""
+        try:
+            result = self.recorder.record(op)
+        except OutboxError as exc:
+            self.not_recorded = exc
+            _log.error("not recorded: %s", exc.title)
+            return None
+        return result
+
     def _journal(
         self, at: dt.datetime, method: AuthMethod, *, validity: Validity | None = None,
         failure: FailureName | None = None, staff_id: str | None = None, demo: bool = False,
@@ -309,8 +331,12 @@ class DeskSession:
             facility_type=self.facility.facility_type, cert_fingerprint=self.reception.certificate_fingerprint,
             staff_id=staff_id, demo=demo,
         )
-        # the journal is looked up when the write runs: a retry goes to the journal of that moment
-        self.recorder.record(lambda: self.journal.record_confirmation(record))
+        self._record_confirmation(ConfirmationOp(record=record, visual_use_op=self._visual_use_op))
+
+    def _record_confirmation(self, op: JournalOp) -> None:
+        self.not_recorded = None
+        self._record(op)
+        self.record_place = "none" if self.not_recorded else ("outbox" if self.recorder.waiting else "journal")
 
     # -- the effect loop ---------------------------------------------------------------------
 
@@ -363,14 +389,15 @@ class DeskSession:
         self.reader_problem = None
         self.info = info
         fingerprint = info.certificate.fingerprint_sha256
-        now = self.ports.clock()
         return [
             flow.CardRead(
                 certificate_fingerprint=fingerprint,
                 certificate_not_after=info.certificate.expiry_date,
                 pin_tries_left=info.pin_tries_left,
                 face_failures=self.journal.face_state(fingerprint).consecutive_failures,
-                visual_locked=self.journal.visual_lock_state(self.facility.medical_institution_code, now=now).locked,
+                visual_locked=self.journal.visual_lock_state(
+                    self.facility.medical_institution_code, now=self.ports.wall_clock()
+                ).locked,
             )
         ]
 
@@ -440,9 +467,11 @@ class DeskSession:
             return [flow.FaceAttempted(False, failures, f"{exc.title}: {exc}")]
         self.last_face = result
         self.capture_frame()
-        count = "record_face_success" if result.accepted else "record_face_failure"
-        state = self.recorder.record(lambda: getattr(self.journal, count)(fingerprint))
-        failures = state.consecutive_failures if state is not None else (0 if result.accepted else failures + 1)
+        state = self._record(FaceResultOp(cert_fingerprint=fingerprint, accepted=result.accepted, at=self.ports.wall_clock()))
+        if isinstance(state, FaceAuthState):
+            failures = state.consecutive_failures
+        else:  # waiting in the outbox: counted as the journal will count it
+            failures = 0 if result.accepted else failures + 1
         if not result.accepted:
             return [flow.FaceAttempted(False, failures, result.message, result.distance)]
         accepted = flow.FaceAttempted(True, failures, result.message, result.distance)
@@ -469,7 +498,8 @@ class DeskSession:
     def _check_visual(self, effect: flow.CheckVisual) -> list[object]:
         now = self.ports.clock()
         try:
-            check = check_visual_password(self.facility, self.journal, effect.password, now=now)
+            # the lockout runs on the real clock, never on a scenario day (`desk check --today`)
+            check = check_visual_password(self.facility, self.journal, effect.password, now=self.ports.wall_clock())
         except FacilityError as exc:
             return [flow.VisualRejected(f"{exc.title}: {exc}", locked=False)]
         except JournalError as exc:
@@ -488,8 +518,17 @@ class DeskSession:
                 f"目視モードのパスワードが違います（あと{check.tries_left}回でロック）。カードの暗証番号ではなく、施設の目視モード用パスワードです。",
                 locked=False,
             )]
-        fingerprint = self.reception.certificate_fingerprint
-        self.recorder.record(lambda: self.journal.record_visual_use(effect.staff_id, cert_fingerprint=fingerprint, at=now))
+        use = VisualUseOp(staff_id=effect.staff_id, cert_fingerprint=self.reception.certificate_fingerprint, at=now)
+        self.not_recorded = None
+        self._record(use)
+        if self.not_recorded is not None:
+            # each 目視 use must be on record before it counts: without a record, 目視 waits
+            exc = self.not_recorded
+            return [flow.VisualRejected(
+                f"{exc.title}: {exc} 目視確認は記録が必要なため、記録できるようになってから行ってください。",
+                locked=False,
+            )]
+        self._visual_use_op = use.op_id
         nonce = self._nonce()
         if isinstance(nonce, flow.CentralFailed):
             return [nonce]
@@ -527,7 +566,7 @@ class DeskSession:
                 "certificate_der": base64.b64encode(self.info.certificate.der).decode("ascii"),
                 "confirmation_date": now.date().isoformat(),
             }
-            self.recorder.record(lambda: self.journal.enqueue_outage(
+            self._record_confirmation(OutageOp(
                 channel=Channel.MYNA, method=method, facility_type=self.facility.facility_type,
                 cert_fingerprint=fingerprint, at=now, payload=payload,
             ))

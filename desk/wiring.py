@@ -27,12 +27,14 @@ from desk.attestation import ReaderAttestor
 from desk.export import ResultExporter
 from desk.facility import FacilityCategory, FacilityConfig, load_config, save_config, with_visual_password
 from desk.journal import Journal
+from desk.outbox import Outbox, outbox_path
 from desk.ports import JST, DeskPorts, japan_now
 from desk.session import DeskSession
 from desk.training import TrainingControls
-from reader.errors import ReaderError
+from reader.staff_facing import UsageError
 
 if TYPE_CHECKING:
+    from desk.central import CentralSystem
     from reader.camera import Camera
     from reader.face import FaceMatcher
     from reader.face_process import ProcessFaceMatcher
@@ -61,7 +63,7 @@ SIM_VISUAL_PASSWORD = "mokushi-2026"
 SIM_INSTITUTION_CODE = "1312345678"
 
 
-class UnknownReaderSpec(ReaderError):
+class UnknownReaderSpec(UsageError):
     title = "カードリーダーの指定が不正です"
 
 
@@ -96,7 +98,8 @@ class DeskConfig:
     demo: bool = False
     sim_dir: Path | None = None  # the training world's folder (default: ~/.local/state/madoguchi/sim)
     facility_config: Path | None = None  # a real desk's config (default: $MADOGUCHI_CONFIG, then ~/.config)
-    # Training's scenario day (the fixtures' reference date by default); None: the real clock.
+    # The day confirmations are made on, training only: None is the fixtures' reference date on the
+    # simulated reader and the real clock in demo mode. A facility desk always runs on the real clock.
     today: dt.date | None = None
     central_mode: str = "ok"
     population: Path | None = None  # the simulated central system's population file
@@ -292,7 +295,7 @@ def _assemble(
     config: DeskConfig,
     transport: Transport,
     camera: Camera | None,
-    central: object,
+    central: CentralSystem,
     attestor: ReaderAttestor,
     facility: FacilityConfig,
     clock: Callable[[], dt.datetime],
@@ -312,13 +315,17 @@ def _assemble(
             matcher = DlibFaceMatcher()
     journal = Journal(facility.journal_path)
     ports = DeskPorts(
-        transport=transport, central=central, attestor=attestor, journal=journal,  # type: ignore[arg-type]
+        transport=transport, central=central, attestor=attestor, journal=journal,
         facility=facility, camera=camera, matcher=matcher, clock=clock,
         results=ResultExporter(facility.res_dir).write,
+        outbox=Outbox(outbox_path(facility.journal_path)),
     )
     if check_b is not None:
         ports.check_b = check_b
-    desk = Desk(DeskSession(ports), face_engine=face_engine)
+    session = DeskSession(ports)
+    # writes a previous run had to keep in the outbox go to the journal before anything new
+    session.recorder.flush()
+    desk = Desk(session, face_engine=face_engine)
     desk._closers += [transport.close, journal.close]
     if camera is not None:
         desk._closers.append(camera.close)

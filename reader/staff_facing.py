@@ -8,7 +8,7 @@ import it; it knows nothing of cards.
 
 from __future__ import annotations
 
-__all__ = ["StaffFacingError"]
+__all__ = ["StaffFacingError", "UsageError"]
 
 
 class StaffFacingError(Exception):
@@ -24,3 +24,10 @@ class StaffFacingError(Exception):
     @property
     def msg(self) -> str:
         return str(self.args[0]) if self.args else ""
+
+
+class UsageError(StaffFacingError):
+    """Something typed (a command-line argument, a value, a file named there) cannot be used:
+    the commands answer it with exit code 2."""
+
+    title = "入力内容が正しくありません"

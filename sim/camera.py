@@ -150,7 +150,7 @@ class CardHolderCamera:
 
     @property
     def name(self) -> str:
-        return self._camera.name if self._camera is not None else f"sim:{self._holder()}/{self.scenario}"
+        return f"sim:{self._holder()}/{self.scenario}"
 
     def _holder(self) -> str:
         card = self.transport.card
@@ -162,7 +162,10 @@ class CardHolderCamera:
         if current is None or current.holder != holder or current.scenario != self.scenario:
             if current is not None:
                 current.close()
-            self._camera = SimCamera(self.scenario, holder, fps=self._fps)
+            try:
+                self._camera = SimCamera(self.scenario, holder, fps=self._fps)
+            except FixtureError as exc:  # no frames for this holder: to the desk, a camera problem
+                raise CameraUnavailable(f"{exc.title}: {exc}") from exc
         self._camera.open()
 
     def read(self) -> np.ndarray:

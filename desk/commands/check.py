@@ -15,7 +15,7 @@ import queue
 import sys
 from pathlib import Path
 
-from desk.commands import fail
+from desk.commands import EXIT_USAGE, UsageError, fail
 from desk.commands.run import add_desk_options, desk_config, reader_spec
 
 __all__ = ["register"]
@@ -41,8 +41,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _usage(message: str) -> int:
-    print(f"desk check: {message}", file=sys.stderr)
-    return 2
+    return fail(UsageError(message), EXIT_USAGE)
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -67,6 +66,9 @@ def cmd_check(args: argparse.Namespace) -> int:
         if args.card is None and spec.name is None:
             return _usage("--card でカードのテストデータ名を指定してください")
         spec = ReaderSpec("sim", args.card or spec.name)
+    elif not args.demo and (args.today or args.central != "ok" or args.population):
+        # a facility desk runs on the real clock and the central system its config names
+        return _usage("--today・--central・--population は訓練用です（--reader sim か --demo のときに使えます）")
     try:
         desk = open_desk(desk_config(
             args, spec, camera=(args.camera or ("holder" if spec.kind == "sim" else None)) if method is AuthMethod.FACE else None,
@@ -91,14 +93,16 @@ def cmd_check(args: argparse.Namespace) -> int:
             method, pin=args.pin, staff_id=args.staff, visual_password=args.visual_password, consent=consent
         )
         last_face = session.last_face
+        record, not_recorded = session.record_place, session.not_recorded
     finally:
         desk.close()
     if args.json:
         out = outcome.to_check_json()
+        out["record"] = record
         if last_face is not None:
             out["face"] = {"distance": last_face.distance, "accepted": last_face.accepted}
         print(json.dumps(out, ensure_ascii=False, indent=2))
-        return 0
+        return _recorded(record, not_recorded)
     print(f"結果: {outcome.label}（{outcome.name}）")
     if outcome.message:
         print(outcome.message)
@@ -106,4 +110,20 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(f"自己負担: {outcome.copay_percent // 10}割")
     for i, step in enumerate(outcome.steps, 1):
         print(f"{i}. {step.text}")
+    if record is not None:
+        print(f"記録: {_RECORD_PLACES.get(record, record)}")
+    return _recorded(record, not_recorded)
+
+
+_RECORD_PLACES = {
+    "journal": "受付記録に保存しました",
+    "outbox": "一時保存しました（受付記録に書き込めるようになると自動で書き込みます）",
+    "none": "保存できませんでした",
+}
+
+
+def _recorded(record: str | None, problem: Exception | None) -> int:
+    """0 only when the confirmation's record is durable (journal or outbox)."""
+    if record == "none" and problem is not None:
+        return fail(problem)
     return 0

@@ -178,16 +178,5 @@ class DeskApp(App):
             yield SystemCommand("カードを取り外す（訓練）", "シミュレータのカードを今すぐ取り外す", self.action_pull_card)
 
 
-def make_app(
-    session: DeskSession,
-    training: TrainingControls | None = None,
-    *,
-    face_engine: FaceEngine | None = None,
-    picture_mode: str = "auto",
-    cursor_blink: bool = True,
-    live_frames: float | None = None,
-) -> DeskApp:
-    return DeskApp(
-        session, training, face_engine=face_engine, picture_mode=picture_mode, cursor_blink=cursor_blink,
-        live_frames=live_frames,
-    )
+# The one factory the CLI, the benchmarks and the tests use, with what desk/wiring.py assembled.
+make_app = DeskApp

@@ -7,11 +7,13 @@ from __future__ import annotations
 from desk.central import CentralError
 from desk.facility import FacilityError
 from desk.journal import JournalError
-from reader.errors import CameraError, FaceError, ReaderError
+from reader.errors import CameraError, FaceError, InvalidInput, PinBlocked, ReaderError, WrongPin
 
 __all__ = ["describe_error"]
 
 _DEFAULT_TITLE = "予期しないエラー"
+_HINT_INPUT = "入力した内容を確かめて、もう一度入力してください。"
+_HINT_PIN_BLOCKED = "ロックの解除はお住まいの市区町村の窓口で行えます。今日の受付はほかの方法で続けられます。"
 _HINT_CARD = "カードをいったん取り、置き直してください。続く場合はカードリーダーの接続を確認してください。"
 _HINT_CAMERA = "カメラの接続とレンズの前を確認してください。直らないときは暗証番号か目視確認で受付できます。"
 _HINT_FACE = "顔認証は使えません。暗証番号か目視確認で受付してください。"
@@ -22,6 +24,9 @@ _HINT_DEFAULT = "F5で次の患者に進み、最初からやり直してくだ�
 
 # The first family an error belongs to decides the hint.
 _HINTS: tuple[tuple[type[BaseException], str], ...] = (
+    (InvalidInput, _HINT_INPUT),  # typed at the desk: the card is fine
+    (WrongPin, _HINT_INPUT),
+    (PinBlocked, _HINT_PIN_BLOCKED),
     (ReaderError, _HINT_CARD),
     (CameraError, _HINT_CAMERA),
     (FaceError, _HINT_FACE),

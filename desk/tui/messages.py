@@ -16,9 +16,10 @@ __all__ = ["SessionChanged", "WorkFailed", "CardPresence", "FrameCaptured"]
 class SessionChanged(Message):
     """A session call finished; `view` is what the screen should now show."""
 
-    def __init__(self, view: DeskView) -> None:
+    def __init__(self, view: DeskView, ticket: int = 0) -> None:
         super().__init__()
         self.view = view
+        self.ticket = ticket  # which session call this view follows (they finish in order)
 
 
 class WorkFailed(Message):

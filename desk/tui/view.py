@@ -37,6 +37,7 @@ class StatusView:
     camera_ok: bool = True
     central: str = "—"
     central_ok: bool = True
+    waiting_records: int = 0
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,18 @@ def _methods(session: Any) -> tuple[MethodOption, ...]:
     return tuple(MethodOption(method, not reason, reason) for method, reason in session.method_reasons())
 
 
+def _message(session: Any) -> str:
+    """What the screen says, and plainly where the record of the confirmation is when it is not in
+    the journal."""
+    message = str(session.reception.message)
+    if session.not_recorded is not None:
+        problem = session.not_recorded
+        return f"{problem.title}: {problem} " + message
+    if session.record_place == "outbox":
+        return (message + " " if message else "") + "記録は一時保存しました（受付記録に書き込めるようになると自動で書き込みます）。"
+    return message
+
+
 def take_view(session: Any, *, with_pictures: bool = True) -> DeskView:
     """Copy what the screen needs out of `session` (a desk.session.DeskSession).
 
@@ -100,13 +113,13 @@ def take_view(session: Any, *, with_pictures: bool = True) -> DeskView:
     serialised by the session itself, and a later worker always posts a newer view.
     """
     s = session.status()
-    status = StatusView(s.reader, s.reader_ok, s.camera, s.camera_ok, s.central, s.central_ok)
+    status = StatusView(s.reader, s.reader_ok, s.camera, s.camera_ok, s.central, s.central_ok, s.waiting_records)
     r = session.reception
     face = session.last_face
     in_card_states = r.state not in (State.IDLE,)
     return DeskView(
         state=r.state,
-        message=r.message,
+        message=_message(session),
         method=r.method,
         methods=_methods(session) if in_card_states else (),
         pin_tries_left=r.pin_tries_left,

@@ -85,12 +85,14 @@ async def test_moushitate_is_filled_from_the_card_with_the_input_support_pin(mak
         await press_and_settle(pilot, "f9")
         screen = desk.app.screen
         assert screen.query_one("#form-name", Input).value != holder.name  # not read yet
+        screen.query_one("#form-phone", Input).value = "03-1111-2222"  # typed before the card is read
         pin = screen.query_one("#form-card-pin", Input)
         pin.value = "9999"  # a wrong 券面事項入力補助用暗証番号: the card counts it and says so
         pin.focus()
         await press_and_settle(pilot, "enter")
         assert isinstance(desk.app.screen, ErrorModal)
         assert "残り2回" in str(desk.app.screen.query_one("#error-message", Static).content)
+        assert "もう一度入力" in str(desk.app.screen.query_one("#error-hint", Static).content)  # not "re-place the card"
         await press_and_settle(pilot, "escape")
         pin.value = "1234"
         pin.focus()
@@ -98,6 +100,7 @@ async def test_moushitate_is_filled_from_the_card_with_the_input_support_pin(mak
         assert screen.query_one("#form-name", Input).value == holder.name
         assert screen.query_one("#form-address", Input).value == holder.address
         assert pin.value == ""  # the PIN does not stay on screen
+        assert screen.query_one("#form-phone", Input).value == "03-1111-2222"  # not overwritten
         preview = str(screen.query_one("#moushitate-preview", Static).content)
         born = holder.birth_date
         assert f"年 {born.month}月 {born.day}日" in preview  # the birth date from the chip

@@ -127,7 +127,17 @@ class MoushitateScreen(Screen):
         self.post_message(self.CardRead())
 
     def on_moushitate_screen_card_read(self, _: CardRead) -> None:
-        self._fill()
+        # Only what the card holds changes: whatever staff typed in the other fields stays.
+        from desk.moushitate import from_card
+
+        app: Any = self.app
+        card = from_card(app.session.basic_four, today=self._form.written_on)
+        card_fields = {"name": card.name, "address": card.address}
+        for name, value in card_fields.items():
+            self.query_one(f"#form-{name}", Input).value = value
+        self._form = self._current().model_copy(
+            update={**card_fields, "birth_date": card.birth_date, "sex": card.sex, "from_card": True}
+        )
         self._preview()
         self.query_one("#moushitate-status", Static).update("カードの基本4情報を記入しました（Ctrl+S で保存）")
 

@@ -8,6 +8,7 @@ worker posts `SessionChanged` with a fresh `DeskView` (a later call's view is ne
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable
 
 from textual import on, work
@@ -81,6 +82,9 @@ class ReceptionScreen(Screen):
         self._heap_settled = True
         self._warming = True
         self._surroundings_pending = False
+        self._issued = 0  # session calls made (UI thread only)
+        self._finished = 0  # the last one finished (worker threads, under _turn)
+        self._turn = threading.Condition()
 
     # -- layout ---------------------------------------------------------------------------
 
@@ -185,22 +189,31 @@ class ReceptionScreen(Screen):
 
     def run_call(self, label: str, call: Callable[[], object]) -> None:
         self._set_busy(label)
-        self._session_call(call)
+        self._issued += 1
+        self._session_call(call, self._issued)
 
-    # Not exclusive: the session serialises its calls itself, and cancelling a thread worker would
-    # only hide the view it is about to post (a card placed in training follows its own call).
+    # Calls run in the order they were made, one at a time (a card taken away and another placed
+    # must reach the session in that order), and each posts its view before the next starts, so a
+    # later view is always the newer one. Not `exclusive`: cancelling would drop a card event.
     @work(thread=True, group="session")
-    def _session_call(self, call: Callable[[], object]) -> None:
+    def _session_call(self, call: Callable[[], object], ticket: int) -> None:
+        with self._turn:
+            self._turn.wait_for(lambda: self._finished == ticket - 1)
         try:
-            call()
-        except Exception as exc:  # anything a call raises reaches the staff as a dialog
-            self.post_message(WorkFailed(*describe_error(exc)))
-        try:
-            view = take_view(self.session)
-        except Exception as exc:
-            self.post_message(WorkFailed(*describe_error(exc)))
-            view = self.view
-        self.post_message(SessionChanged(view))
+            try:
+                call()
+            except Exception as exc:  # anything a call raises reaches the staff as a dialog
+                self.post_message(WorkFailed(*describe_error(exc)))
+            try:
+                view = take_view(self.session)
+            except Exception as exc:
+                self.post_message(WorkFailed(*describe_error(exc)))
+                view = self.view
+            self.post_message(SessionChanged(view, ticket))
+        finally:
+            with self._turn:
+                self._finished = ticket
+                self._turn.notify_all()
 
     def _set_busy(self, label: str, *, refresh_bindings: bool = True) -> None:
         self.busy = bool(label)
@@ -229,7 +242,8 @@ class ReceptionScreen(Screen):
         self.view = message.view
         self._heap_settled = False
         self.app.last_view = message.view  # type: ignore[attr-defined]
-        self._set_busy("", refresh_bindings=False)  # the view's surroundings refresh them
+        if message.ticket >= self._issued:  # no call made since is still running
+            self._set_busy("", refresh_bindings=False)  # the view's surroundings refresh them
         if not self._warming:  # else shown when the warm-up ends
             self._show(message.view)
 

@@ -18,11 +18,17 @@ class StatusBar(Horizontal):
         yield Static(id="status-camera", classes="status-item")
         yield Static(id="status-central", classes="status-item")
         yield Static(id="status-mode", classes="status-item")
+        yield Static(id="status-records", classes="status-item")
 
     def show(self, status: StatusView, *, training: bool) -> None:
         self._item("#status-reader", f"リーダー {status.reader}", status.reader_ok)
         self._item("#status-camera", f"カメラ {status.camera}", status.camera_ok)
         self._item("#status-central", f"資格確認 {status.central}", status.central_ok)
+        records = self.query_one("#status-records", Static)
+        if status.waiting_records:
+            # plain words: the confirmations are kept on disk and reach the journal by themselves
+            self._item("#status-records", f"記録 一時保存中 {status.waiting_records}件（受付記録に書き込めません）", False)
+        records.display = bool(status.waiting_records)
         mode = self.query_one("#status-mode", Static)
         set_text(mode, "訓練モード" if training else "")
         mode.display = training

@@ -1,0 +1,110 @@
+"""Every write the desk makes to its journal, as data: so a write the journal cannot take now can
+wait in the outbox on disk (desk/outbox.py) and be applied later, in order and exactly once.
+
+Each op carries an id (`op_id`); `Journal.apply` notes it in the same transaction as the write.
+Nothing here may carry a PIN, a password or a My Number (the journal's own checks apply).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, TypeAdapter
+
+from desk.journal import ConfirmationRecord, FaceAuthState, Journal
+from desk.models import AuthMethod, Channel, FacilityType, FailureName, Model, Validity
+
+__all__ = [
+    "ConfirmationOp",
+    "FaceResultOp",
+    "JournalOp",
+    "OutageDoneOp",
+    "OutageOp",
+    "VisualUseOp",
+    "parse_op",
+]
+
+
+def _new_id() -> str:
+    return uuid.uuid4().hex
+
+
+class _Op(Model):
+    op_id: str = Field(default_factory=_new_id, pattern=r"^[0-9a-f]{32}$")
+
+
+class ConfirmationOp(_Op):
+    kind: Literal["confirmation"] = "confirmation"
+    record: ConfirmationRecord
+    visual_use_op: str | None = None  # the 目視 use that led to it, linked in the same transaction
+
+    def run(self, journal: Journal) -> int:
+        confirmation_id = journal.record_confirmation(self.record)
+        if self.visual_use_op is not None:
+            journal.link_visual_use(self.visual_use_op, confirmation_id)
+        return confirmation_id
+
+
+class VisualUseOp(_Op):
+    kind: Literal["visual_use"] = "visual_use"
+    staff_id: str = Field(min_length=1, max_length=64)
+    cert_fingerprint: str | None = None
+    at: dt.datetime
+
+    def run(self, journal: Journal) -> int:
+        return journal.record_visual_use(self.staff_id, cert_fingerprint=self.cert_fingerprint, at=self.at, op_id=self.op_id)
+
+
+class OutageOp(_Op):
+    kind: Literal["outage"] = "outage"
+    channel: Channel
+    method: AuthMethod
+    facility_type: FacilityType
+    cert_fingerprint: str | None = None
+    payload: dict[str, Any] = Field(default_factory=dict)
+    at: dt.datetime
+
+    def run(self, journal: Journal) -> int:
+        return journal.enqueue_outage(
+            channel=self.channel, method=self.method, facility_type=self.facility_type,
+            cert_fingerprint=self.cert_fingerprint, payload=self.payload, at=self.at,
+        )
+
+
+class OutageDoneOp(_Op):
+    kind: Literal["outage_done"] = "outage_done"
+    item_id: int
+    validity: Validity | None = None
+    failure: FailureName | None = None
+    staff_id: str | None = None
+    at: dt.datetime
+    demo: bool = False  # the re-run answered for a real card in demo mode
+
+    def run(self, journal: Journal) -> int:
+        outcome = self.validity if self.validity is not None else (self.failure or FailureName.CENTRAL_DOWN)
+        return journal.complete_outage(self.item_id, outcome, staff_id=self.staff_id, at=self.at, demo=self.demo)
+
+
+class FaceResultOp(_Op):
+    kind: Literal["face"] = "face"
+    cert_fingerprint: str
+    accepted: bool
+    at: dt.datetime
+
+    def run(self, journal: Journal) -> FaceAuthState:
+        if self.accepted:
+            return journal.record_face_success(self.cert_fingerprint, at=self.at)
+        return journal.record_face_failure(self.cert_fingerprint, at=self.at)
+
+
+JournalOp = Annotated[
+    ConfirmationOp | VisualUseOp | OutageOp | OutageDoneOp | FaceResultOp, Field(discriminator="kind")
+]
+_ADAPTER: TypeAdapter[JournalOp] = TypeAdapter(JournalOp)
+
+
+def parse_op(text: str) -> JournalOp:
+    """One op from its JSON (ValidationError / ValueError for anything else)."""
+    return _ADAPTER.validate_json(text)
