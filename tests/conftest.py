@@ -97,15 +97,16 @@ def card_on_reader(request: pytest.FixtureRequest) -> CardOnReader:
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
-    """Print the fault matrix's size and pass count (issue: prove it under faults)."""
-    outcomes: dict[str, str] = {}
-    for key in ("passed", "failed", "skipped", "error"):
-        for report in terminalreporter.stats.get(key, []):
-            nodeid = getattr(report, "nodeid", "")
-            if "test_fault_matrix.py::" in nodeid and (report.when == "call" or report.outcome != "passed"):
-                outcomes[nodeid] = report.outcome
-    if outcomes:
-        counts = {k: sum(1 for v in outcomes.values() if v == k) for k in ("passed", "failed", "skipped")}
-        terminalreporter.write_sep(
-            "-", f"fault matrix: {len(outcomes)} cases, {counts['passed']} passed, {counts['failed']} failed, {counts['skipped']} skipped"
-        )
+    """Print the fault matrix's and the hostile cases' size and pass count (issue: prove it under faults)."""
+    for marker, label in (("test_fault_matrix.py::", "fault matrix"), ("test_hostile.py::", "hostile cases")):
+        outcomes: dict[str, str] = {}
+        for key in ("passed", "failed", "skipped", "error"):
+            for report in terminalreporter.stats.get(key, []):
+                nodeid = getattr(report, "nodeid", "")
+                if marker in nodeid and (report.when == "call" or report.outcome != "passed"):
+                    outcomes[nodeid] = report.outcome
+        if outcomes:
+            counts = {k: sum(1 for v in outcomes.values() if v == k) for k in ("passed", "failed", "skipped")}
+            terminalreporter.write_sep(
+                "-", f"{label}: {len(outcomes)} cases, {counts['passed']} passed, {counts['failed']} failed, {counts['skipped']} skipped"
+            )
