@@ -6,18 +6,40 @@ simulator's card counters and CA keys all go through it.
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["stage_file", "write_bytes_atomic", "write_text_atomic", "create_once"]
+__all__ = ["private_dir", "stage_file", "write_bytes_atomic", "write_text_atomic", "create_once"]
+
+
+def private_dir(path: Path) -> Path:
+    """`path` as a folder, every level this call creates private to its owner (0700), whatever the
+    umask: patient data lives below. Folders that already exist are left as they are."""
+    missing = []
+    level = path
+    while not level.exists():
+        missing.append(level)
+        if level.parent == level:
+            break
+        level = level.parent
+    for folder in reversed(missing):
+        try:
+            folder.mkdir(mode=0o700)
+        except FileExistsError:  # another process made it meanwhile
+            continue
+        os.chmod(folder, 0o700)  # mkdir's mode is filtered by the umask; this is not
+    if not path.is_dir():
+        raise NotADirectoryError(20, "Not a directory", str(path))
+    return path
 
 
 def stage_file(path: Path, data: bytes, *, mode: int = 0o600) -> Path:
     """`data` in a temporary file beside `path`, with `mode`, flushed to disk; the caller renames it
     into place (os.replace) or removes it. Beside `path`, so the rename stays on one file system and
     is atomic; `mode` is set before anything is written, so a private file is never wider."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.fchmod(fd, mode)
@@ -32,8 +54,11 @@ def stage_file(path: Path, data: bytes, *, mode: int = 0o600) -> Path:
 
 
 def write_bytes_atomic(path: str | os.PathLike[str], data: bytes, *, mode: int = 0o600) -> Path:
-    """Replace `path` with `data` in one step (temporary file, fsync, rename)."""
+    """Replace `path` with `data` in one step (temporary file, fsync, rename). Only a regular file
+    is ever replaced: a folder, a device or a socket named as the target is refused."""
     target = Path(path)
+    if target.exists() and not target.is_file():
+        raise OSError(errno.EISDIR if target.is_dir() else errno.EINVAL, "not a regular file", str(target))
     tmp = stage_file(target, data, mode=mode)
     try:
         os.replace(tmp, target)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import logging
 import os
 import re
 import secrets
@@ -31,7 +32,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from desk.atomicfile import stage_file
+from desk.atomicfile import private_dir, stage_file
 from desk.models import (
     AuthMethod,
     Consent,
@@ -44,7 +45,11 @@ from desk.models import (
 )
 from reader.staff_facing import StaffFacingError
 
+_log = logging.getLogger("madoguchi.export")
+
 __all__ = [
+    "Tidied",
+    "tidy_results",
     "ExportError",
     "ResultFileError",
     "ExportedResult",
@@ -455,7 +460,7 @@ class ResultExporter:
         xml = reply_to_xml(reply)  # serialise both before touching the folder
         js = reply_to_json(reply)
         try:
-            self.res_dir.mkdir(parents=True, exist_ok=True)
+            private_dir(self.res_dir)
         except OSError as exc:
             raise ExportError(f"出力フォルダ {self.res_dir} を作れません: {exc}") from exc
         xml_path = self.res_dir / f"{stem}.xml"
@@ -476,3 +481,35 @@ class ResultExporter:
                 json_path.unlink(missing_ok=True)  # no XML: no lone JSON either
             raise ExportError(f"{stem} を書き込めません: {exc}") from exc
         return ExportedResult(xml_path=xml_path, json_path=json_path, reply=reply)
+
+
+@dataclass(frozen=True)
+class Tidied:
+    removed_old: int  # result files past the retention period
+    removed_partial: int  # temporary files a crash left behind (never a complete result)
+
+
+def tidy_results(res_dir: Path, *, keep_days: int, now: float | None = None) -> Tidied:
+    """At start: remove the half-written temporary files a crash may have left (they hold personal
+    data and are never a result), and result files older than `keep_days` (0: keep all)."""
+    import time
+
+    if not res_dir.is_dir():
+        return Tidied(0, 0)
+    now = time.time() if now is None else now
+    old = partial = 0
+    for path in res_dir.iterdir():
+        name = path.name
+        try:
+            if name.startswith((".OQS_", ".DEMO_OQS_")) and name.endswith(".tmp"):
+                path.unlink()
+                partial += 1
+            elif keep_days and name.startswith(("OQS_", "DEMO_OQS_")) and path.suffix in (".xml", ".json"):
+                if now - path.stat().st_mtime > keep_days * 86400:
+                    path.unlink()
+                    old += 1
+        except FileNotFoundError:
+            continue  # another desk tidied it meanwhile
+    if old or partial:
+        _log.info("result folder tidied: %d past %d days, %d partial files removed", old, keep_days, partial)
+    return Tidied(old, partial)

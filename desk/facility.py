@@ -158,6 +158,16 @@ class FacilityConfig(Model):
     journal_path: Path = Field(default_factory=lambda: default_data_dir() / "journal.sqlite3")
     visual_password: ScryptHash | None = None
     central: CentralSettings = Field(default_factory=CentralSettings)
+    # Result files hold names, addresses and birth dates: the desk removes those older than this
+    # many days (the month's claims are long done by then; 0 keeps them for ever).
+    res_retention_days: int = Field(default=93, ge=0, le=3650)
+
+    @field_validator("name")
+    @classmethod
+    def _printable(cls, value: str) -> str:
+        if not value.isprintable():
+            raise ValueError("control characters are not allowed")
+        return value
 
     @field_validator("prefecture")
     @classmethod
@@ -179,6 +189,7 @@ class FacilityConfig(Model):
             "prefecture": self.prefecture,
             "res_dir": str(self.res_dir),
             "journal_path": str(self.journal_path),
+            "res_retention_days": self.res_retention_days,
             "visual_password": "set" if self.visual_password else "unset",
             "central": self.central.kind + ("（デモ: 実カードを受け付ける）" if self.central.demo else ""),
         }
@@ -194,6 +205,8 @@ def load_config(path: str | os.PathLike[str] | None = None) -> FacilityConfig:
         ) from None
     except OSError as exc:
         raise FacilityError(f"施設設定（{target}）を読めません：{exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise FacilityError(f"施設設定（{target}）は UTF-8 のテキストではありません（壊れています）。", "施設設定が不正です") from exc
     try:
         return FacilityConfig.model_validate_json(text)
     except ValidationError as exc:
@@ -246,6 +259,10 @@ def verify_visual_password(config: FacilityConfig, candidate: str) -> bool:
     stored = config.visual_password
     if stored is None:
         return False
+    try:
+        candidate.encode("utf-8")
+    except UnicodeEncodeError:
+        return False  # not text at all (bytes that were not UTF-8): it matches no password
     try:
         salt = base64.b64decode(stored.salt, validate=True)
         expected = base64.b64decode(stored.hash, validate=True)

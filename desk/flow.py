@@ -14,6 +14,7 @@ from typing import Any
 
 from desk.models import (
     FACE_LOCK_AFTER,
+    STAFF_ID_MAX,
     AuthMethod,
     CardProof,
     ConsentItem,
@@ -376,8 +377,13 @@ class Reception:
         if not event.confirmed:
             self.message = "「目視で本人確認完了」にチェックを入れてください。"
             return []
-        if not event.staff_id.strip():
+        staff_id = event.staff_id.strip()
+        if not staff_id:
             self.message = "職員IDを入力してください。"
+            return []
+        if len(staff_id) > STAFF_ID_MAX or not staff_id.isprintable():
+            # checked here, before the password and the central system: the journal takes no more
+            self.message = f"職員IDは{STAFF_ID_MAX}文字以内の、制御文字を含まない文字で入力してください。"
             return []
         self.state = State.AUTHENTICATING
         return [CheckVisual(event.staff_id.strip(), event.password)]

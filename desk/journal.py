@@ -30,7 +30,8 @@ from typing import Any, Protocol
 
 from pydantic import Field, model_validator
 
-from desk.models import AuthMethod, Channel, FacilityType, FailureName, Model, Validity, face_locked
+from desk.atomicfile import private_dir
+from desk.models import STAFF_ID_MAX, AuthMethod, Channel, FacilityType, FailureName, Model, Validity, face_locked
 from reader.staff_facing import StaffFacingError
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "VISUAL_LOCK_THRESHOLD",
     "VISUAL_LOCK_DURATION",
+    "JournalDamaged",
     "JournalError",
     "ConfirmationRecord",
     "OutageItem",
@@ -75,6 +77,18 @@ class JournalError(StaffFacingError):
     title = "受付記録のエラー"
 
 
+class JournalDamaged(JournalError):
+    """The journal is damaged or unexpectedly empty: the desk stops rather than paper over it."""
+
+    title = "受付記録が壊れています"
+
+
+_WAY_OUT = (
+    "受付を止めずに続けるには、管理者が desk journal check で状態を確かめ、desk journal restore --from "
+    "バックアップ で戻してください（今のファイルは消さずに残します）。"
+)
+
+
 class ConfirmationRecord(Model):
     """One confirmation attempt as journalled. Exactly one of `validity` and `failure` is set."""
 
@@ -86,7 +100,7 @@ class ConfirmationRecord(Model):
     failure: FailureName | None = None
     facility_type: FacilityType
     cert_fingerprint: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
-    staff_id: str | None = Field(default=None, max_length=64)
+    staff_id: str | None = Field(default=None, max_length=STAFF_ID_MAX)
     rerun_of: int | None = None  # the outage queue item this confirmation re-ran
     demo: bool = False  # a real card answered by the simulated central system: not a confirmation
 
@@ -276,10 +290,7 @@ def _translate(exc: sqlite3.Error, path: Path) -> JournalError:
             "受付記録を開けません",
         )
     if "not a database" in text or "malformed" in text:
-        return JournalError(
-            f"受付記録（{path}）が壊れているか、データベースではありません。管理者に連絡してください。",
-            "受付記録が読めません",
-        )
+        return JournalDamaged(f"受付記録（{path}）が壊れているか、データベースではありません。" + _WAY_OUT)
     return JournalError(f"受付記録（{path}）の処理に失敗しました：{exc}。今回の記録は保存されていません。")
 
 
@@ -300,7 +311,11 @@ class Journal:
                     uri, uri=True, timeout=busy_timeout, isolation_level=None, check_same_thread=False
                 )
             else:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
+                private_dir(self.path.parent)
+                if self.path.exists():
+                    self._refuse_if_emptied()
+                else:  # SQLite would create it by the umask; -wal/-shm copy its mode
+                    os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
                 self._conn = sqlite3.connect(
                     self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
                 )
@@ -316,6 +331,7 @@ class Journal:
             if not read_only:
                 self._conn.execute("PRAGMA journal_mode = WAL")
                 self._conn.execute("PRAGMA synchronous = FULL")  # a record reported saved survives power loss
+            self._check_integrity()
             self._migrate()
         except sqlite3.Error as exc:
             self._conn.close()
@@ -323,6 +339,49 @@ class Journal:
         except JournalError:
             self._conn.close()
             raise
+
+    def _refuse_if_emptied(self) -> None:
+        """A journal file of 0 bytes with nothing in its WAL once held records (a new one is written
+        the moment it is created): never silently start a new one over it."""
+        wal = self.path.with_name(self.path.name + "-wal")
+        if self.path.stat().st_size == 0 and (not wal.exists() or wal.stat().st_size == 0):
+            raise JournalDamaged(f"受付記録（{self.path}）が空（0バイト）になっています。これまでの記録が失われた可能性があります。" + _WAY_OUT)
+
+    def _check_integrity(self) -> None:
+        """SQLite's quick check when a journal is opened: a damaged page stops the desk."""
+        rows = [str(r[0]) for r in self._conn.execute("PRAGMA quick_check").fetchall()]
+        if rows != ["ok"]:
+            raise JournalDamaged(f"受付記録（{self.path}）の整合性チェックで異常が見つかりました（{'; '.join(rows[:3])}）。" + _WAY_OUT)
+
+    def integrity(self) -> list[str]:
+        """SQLite's full integrity check: ["ok"] when the journal is sound."""
+        with self._lock:
+            return [str(r[0]) for r in self._conn.execute("PRAGMA integrity_check").fetchall()]
+
+    def backup_to(self, target: Path) -> Path:
+        """A consistent copy while desks keep writing (SQLite's online backup), private (0600), made
+        beside `target` and renamed into place only once complete and checked."""
+        target = Path(target)
+        private_dir(target.parent)
+        partial = target.with_name(f".{target.name}.partial")
+        partial.unlink(missing_ok=True)
+        os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        try:
+            dest = sqlite3.connect(partial)
+            try:
+                with self._lock:
+                    self._conn.backup(dest)
+                result = [str(r[0]) for r in dest.execute("PRAGMA integrity_check").fetchall()]
+            finally:
+                dest.close()
+            if result != ["ok"]:
+                raise JournalDamaged(f"バックアップの整合性チェックで異常が見つかりました（{'; '.join(result[:3])}）。")
+            os.replace(partial, target)
+        except sqlite3.Error as exc:
+            raise _translate(exc, target) from exc
+        finally:
+            partial.unlink(missing_ok=True)
+        return target
 
     # -- lifecycle -----------------------------------------------------------------------------
 

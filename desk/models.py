@@ -83,6 +83,8 @@ class Validity(IntEnum):
 # Consecutive face failures that lock 顔認証 for a card (MHLW via TBS); the flow offers the method
 # and the journal counts the failures against this one number.
 FACE_LOCK_AFTER = 10
+# The longest staff ID the desk takes and the journal keeps (checked where it is typed).
+STAFF_ID_MAX = 64
 
 
 def face_locked(consecutive_failures: int) -> bool:

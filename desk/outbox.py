@@ -17,7 +17,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from desk.atomicfile import write_bytes_atomic
+from desk.atomicfile import private_dir, write_bytes_atomic
 from desk.journal_ops import JournalOp, parse_op
 from reader.staff_facing import StaffFacingError
 
@@ -98,7 +98,7 @@ class Outbox:
             return
         line = op.model_dump_json().encode("utf-8") + b"\n"
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            private_dir(self.path.parent)
             created = not self.path.exists()
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
             try:

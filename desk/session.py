@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from desk import flow
 from desk.central import CentralError, make_consent
+from desk.export import Tidied
 from desk.facility import FacilityConfig, FacilityError, check_visual_password
 from desk.flow import Reception, State
 from desk.journal import ConfirmationRecord, FaceAuthState, Journal, JournalError
@@ -63,6 +64,7 @@ from reader.errors import (
 )
 from reader.face import verify_face
 from reader.models import BasicFour, CardInfo
+from reader.staff_facing import StaffFacingError
 
 if TYPE_CHECKING:
     from reader.face import FaceTemplate, MatchResult
@@ -96,6 +98,10 @@ class DeskSession:
         self.record_place: str | None = None
         self.not_recorded: OutboxError | None = None
         self._visual_use_op: str | None = None
+        # What of the machine (not the patient) stopped the last step: 目視 without a journal, a
+        # damaged facility config. `desk check` exits 1 for it; the screen shows the message.
+        self.blocked_by: StaffFacingError | None = None
+        self.tidied: Tidied | None = None  # what the desk removed from the result folder at start
         self.photo: bytes | None = None
         self.last_frame: Any = None
         self.last_face: MatchResult | None = None
@@ -168,6 +174,7 @@ class DeskSession:
             self.photo = self.last_frame = self.last_face = self.outcome = None
             self.info = self._card = self._template = self._last_proof = self.typed_check_b = None
             self.basic_four = self.record_place = self.not_recorded = self._visual_use_op = None
+            self.blocked_by = None
             self._dispatch(flow.CardInserted())
 
     def on_card_removed(self) -> None:
@@ -497,14 +504,16 @@ class DeskSession:
 
     def _check_visual(self, effect: flow.CheckVisual) -> list[object]:
         now = self.ports.clock()
+        self.blocked_by = None
         try:
             # the lockout runs on the real clock, never on a scenario day (`desk check --today`)
             check = check_visual_password(self.facility, self.journal, effect.password, now=self.ports.wall_clock())
         except FacilityError as exc:
+            self.blocked_by = exc
             return [flow.VisualRejected(f"{exc.title}: {exc}", locked=False)]
         except JournalError as exc:
             # The lockout and each 目視 use must be on record: without the journal, 目視 waits.
-            self.recorder.error = exc
+            self.recorder.error = self.blocked_by = exc
             return [flow.VisualRejected(
                 f"{exc.title}: {exc} 目視確認は記録が必要なため、記録できるようになってから行ってください。"
                 "急ぐときは暗証番号か顔認証を選んでください。",
@@ -523,7 +532,7 @@ class DeskSession:
         self._record(use)
         if self.not_recorded is not None:
             # each 目視 use must be on record before it counts: without a record, 目視 waits
-            exc = self.not_recorded
+            exc = self.blocked_by = self.not_recorded
             return [flow.VisualRejected(
                 f"{exc.title}: {exc} 目視確認は記録が必要なため、記録できるようになってから行ってください。",
                 locked=False,

@@ -96,8 +96,10 @@ TIER_RULES: tuple[TierRule, ...] = (
 
 def parse_month(text: str) -> YearMonth:
     match = re.fullmatch(r"(\d{4})-(\d{2})", text.strip())
-    if not match or not 1 <= int(match.group(2)) <= 12:
-        raise StatsError(f"月は YYYY-MM の形で指定してください（例: 2026-11）。指定: {text}", "月の指定が不正です")
+    if not match or not 1 <= int(match.group(2)) <= 12 or not 2000 <= int(match.group(1)) <= 2099:
+        raise StatsError(
+            f"月は YYYY-MM の形（2000〜2099年）で指定してください（例: 2026-11）。指定: {text[:40]}", "月の指定が不正です"
+        )
     return int(match.group(1)), int(match.group(2))
 
 

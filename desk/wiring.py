@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from desk.attestation import ReaderAttestor
-from desk.export import ResultExporter
+from desk.export import ResultExporter, tidy_results
 from desk.facility import FacilityCategory, FacilityConfig, load_config, save_config, with_visual_password
 from desk.journal import Journal
 from desk.outbox import Outbox, outbox_path
@@ -51,6 +51,7 @@ __all__ = [
     "UnknownReaderSpec",
     "open_desk",
     "card_front_reader",
+    "check_population",
     "is_bad_argument",
     "open_transport",
     "training_desk",
@@ -136,9 +137,18 @@ def open_desk(config: DeskConfig) -> Desk:
 def is_bad_argument(error: Exception) -> bool:
     """The desk could not be assembled because of what the command line named (an unknown card,
     camera scenario or reader spec), not because of the machine: a usage error (exit 2)."""
-    from sim.fixtures import FixtureError
+    return isinstance(error, UsageError)
 
-    return isinstance(error, (FixtureError, UnknownReaderSpec))
+
+def check_population(path: Path) -> None:
+    """A population file named on the command line, checked before anything runs (UsageError)."""
+    from sim.fixtures import FixtureError
+    from sim.population import load_population
+
+    try:
+        load_population(path)
+    except FixtureError as exc:
+        raise UsageError(f"--population: {exc}") from exc
 
 
 def training_desk(
@@ -325,6 +335,7 @@ def _assemble(
     session = DeskSession(ports)
     # writes a previous run had to keep in the outbox go to the journal before anything new
     session.recorder.flush()
+    session.tidied = tidy_results(facility.res_dir, keep_days=facility.res_retention_days)
     desk = Desk(session, face_engine=face_engine)
     desk._closers += [transport.close, journal.close]
     if camera is not None:

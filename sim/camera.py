@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from reader.errors import CameraUnavailable
-from sim.fixtures import FACES_DIR, FixtureError
+from sim.fixtures import FACES_DIR, FixtureError, UnknownFixture
 
 if TYPE_CHECKING:
     import numpy as np
@@ -56,7 +56,7 @@ class SimCamera:
     ) -> None:
         """`fps` paces `read` like a real webcam (None: frames come at once, as tests want)."""
         if scenario not in SCENARIOS:
-            raise FixtureError(
+            raise UnknownFixture(
                 f"カメラのシナリオ「{scenario}」はありません（あるもの: {', '.join(SimCamera.scenarios())}）"
             )
         people = _people(root)
@@ -142,7 +142,7 @@ class CardHolderCamera:
 
     def __init__(self, transport: SimTransport, scenario: str = "holder", *, fps: float | None = None) -> None:
         if scenario not in SCENARIOS:
-            raise FixtureError(f"カメラのシナリオ「{scenario}」はありません（あるもの: {', '.join(SCENARIOS)}）")
+            raise UnknownFixture(f"カメラのシナリオ「{scenario}」はありません（あるもの: {', '.join(SCENARIOS)}）")
         self.transport = transport
         self.scenario = scenario
         self._fps = fps

@@ -7,6 +7,7 @@ import threading
 from pathlib import Path
 
 from desk.atomicfile import write_bytes_atomic
+from sim.fixtures import FixtureError
 
 __all__ = ["CardStateStore"]
 
@@ -30,11 +31,16 @@ class CardStateStore:
         with self._lock:
             if self.directory is None:
                 return dict(self._memory.get(card_id, {}))
+            path = self._path(card_id)
             try:
-                raw = json.loads(self._path(card_id).read_text(encoding="utf-8"))
-            except (FileNotFoundError, json.JSONDecodeError):
-                return {}
-            return {k: int(v) for k, v in raw.items() if isinstance(v, int)}
+                raw = json.loads(path.read_text(encoding="utf-8"))
+            except FileNotFoundError:
+                return {}  # a card never used: the fixture's counters
+            except (OSError, ValueError) as exc:  # unreadable or garbled: never a fresh card's tries
+                raise _damaged(path) from exc
+            if not isinstance(raw, dict) or not all(isinstance(v, int) and 0 <= v <= 16 for v in raw.values()):
+                raise _damaged(path)
+            return {str(k): int(v) for k, v in raw.items()}
 
     def save(self, card_id: str, counters: dict[str, int]) -> None:
         with self._lock:
@@ -48,3 +54,11 @@ class CardStateStore:
             self._memory.pop(card_id, None)
             if self.directory is not None:
                 self._path(card_id).unlink(missing_ok=True)
+
+
+def _damaged(path: Path) -> FixtureError:
+    return FixtureError(
+        f"仮想カードの暗証番号の残り回数（{path}）が壊れています。回数を増やさないよう、このカードは使えません。"
+        "訓練画面（F10）で「暗証番号の残り回数などをテストデータの初期値に戻してから置く」を選んで置き直してください。",
+        "仮想カードの状態が壊れています",
+    )

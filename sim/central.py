@@ -60,7 +60,7 @@ from desk.models import (
     QualificationRecord,
     Validity,
 )
-from sim.fixtures import FixtureError
+from sim.fixtures import UnknownFixture
 from sim.jpki import SimJpkiCa
 from sim.population import PopulationDb, StoredQualification, load_population, normalize_insurer_number
 
@@ -159,7 +159,7 @@ class SimCentralSystem:
         try:
             self.faults = CENTRAL_PRESETS[mode]
         except KeyError:
-            raise FixtureError(
+            raise UnknownFixture(
                 f"オンライン資格確認等システムの模擬状態 {mode!r} はありません（{', '.join(CENTRAL_PRESETS)} から選んでください）"
             ) from None
 

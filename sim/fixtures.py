@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from reader.staff_facing import StaffFacingError
+from reader.staff_facing import StaffFacingError, UsageError
 
 __all__ = [
     "FIXTURES_DIR",
@@ -20,6 +21,7 @@ __all__ = [
     "REFERENCE_DATE",
     "CardFixture",
     "FixtureError",
+    "UnknownFixture",
     "load_card_fixture",
     "list_card_fixtures",
 ]
@@ -36,6 +38,12 @@ class FixtureError(StaffFacingError):
     """A fixture file is missing or malformed; the message names the file and the field."""
 
     title = "テスト用データの読み込みエラー"
+
+
+class UnknownFixture(FixtureError, UsageError):
+    """A card, camera scenario or central-system state named that does not exist (typed: exit 2)."""
+
+    title = "テスト用データの指定が不正です"
 
 
 class _Model(BaseModel):
@@ -120,17 +128,28 @@ class CardFixture(_Model):
         return f"{self.holder.birth_date:%y%m%d}{self.card_face.expiry_year:04d}{self.card_face.security_code}"
 
 
+_FIXTURE_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
+
+
 def load_card_fixture(name_or_path: str | Path) -> CardFixture:
+    """A card fixture by name (`adult`: fixtures/cards/adult.json) or by the path of a .json file."""
     path = Path(name_or_path)
     if path.suffix != ".json":
+        if not _FIXTURE_NAME.fullmatch(str(name_or_path)):
+            raise UnknownFixture(
+                f"カードのテストデータ名「{str(name_or_path)[:80]}」は使えません（英小文字・数字・-、64文字まで。"
+                f"あるもの: {', '.join(list_card_fixtures())}）"
+            )
         path = CARDS_DIR / f"{name_or_path}.json"
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         known = ", ".join(list_card_fixtures())
-        raise FixtureError(f"カードのテストデータ {path.name} がありません（あるもの: {known}）") from exc
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise FixtureError(f"{path.name} はJSONとして読めません: {exc}") from exc
+        raise UnknownFixture(f"カードのテストデータ {path.name[:80]} がありません（あるもの: {known}）") from exc
+    except (ValueError, RecursionError) as exc:
+        raise FixtureError(f"{path.name} はJSONとして読めません: {str(exc)[:200]}") from exc
+    except OSError as exc:  # a folder, a name too long …: what was named cannot be a card
+        raise UnknownFixture(f"カードのテストデータ {str(path)[:120]} を読めません: {exc.strerror or exc}") from exc
     if not isinstance(raw, dict):
         raise FixtureError(f"{path.name}: 先頭はJSONオブジェクトにしてください")
     raw.setdefault("name", path.stem)

@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
 from desk.atomicfile import write_bytes_atomic
+from sim.fixtures import FixtureError
 
 __all__ = ["REAL_JPKI_USER_AUTH_CA_NAME", "SimJpkiCa", "CardKeyMaterial", "default_key_dir"]
 
@@ -43,8 +44,16 @@ def default_key_dir() -> Path:
 
 def _load_or_make_key(path: Path) -> rsa.RSAPrivateKey:
     if path.exists():
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-        assert isinstance(key, rsa.RSAPrivateKey)
+        try:
+            key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        except (OSError, ValueError, TypeError) as exc:
+            raise FixtureError(
+                f"シミュレータの鍵（{path}）を読めません。壊れている場合はファイルを消すと作り直されます"
+                "（その鍵で作った仮想カードも作り直しになります）。",
+                "シミュレータの鍵が壊れています",
+            ) from exc
+        if not isinstance(key, rsa.RSAPrivateKey):
+            raise FixtureError(f"シミュレータの鍵（{path}）がRSAの鍵ではありません。", "シミュレータの鍵が壊れています")
         return key
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
@@ -84,8 +93,13 @@ class SimJpkiCa:
 
     def _ca_certificate(self) -> x509.Certificate:
         path = self.key_dir / "jpki-ca-cert.der"
+        cert: x509.Certificate | None = None
         if path.exists():
-            cert = x509.load_der_x509_certificate(path.read_bytes())
+            try:
+                cert = x509.load_der_x509_certificate(path.read_bytes())
+            except ValueError:
+                cert = None  # derived from the key: a damaged copy is simply made again
+        if cert is not None:
             if cert.public_key().public_numbers() == self._key.public_key().public_numbers() and cert.subject == self.name:
                 return cert
         cert = (

@@ -177,14 +177,16 @@ def load_population(path: Path | str | None = None) -> PopulationFixture:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
         raise FixtureError(f"住民・資格のテストデータ {path} がありません") from exc
+    except OSError as exc:  # a folder, no permission …
+        raise FixtureError(f"住民・資格のテストデータ {path} を読めません: {exc.strerror or exc}") from exc
     except UnicodeDecodeError as exc:
         raise FixtureError(f"{path.name} はUTF-8で読めません: {exc}") from exc
     if _TWELVE_DIGITS.search(text):
         raise FixtureError(f"{path.name} に12桁の数字があります（個人番号と紛らわしい値は入れないでください）")
     try:
         raw = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise FixtureError(f"{path.name} はJSONとして読めません: {exc}") from exc
+    except (ValueError, RecursionError) as exc:  # garbled, too deeply nested, or a number too long
+        raise FixtureError(f"{path.name} はJSONとして読めません: {str(exc)[:200]}") from exc
     try:
         return PopulationFixture.model_validate(raw)
     except ValidationError as exc:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from sim.camera import SCENARIOS, CardHolderCamera
 from sim.card import SimTransport
 from sim.central import SimCentralSystem
-from sim.fixtures import FaultsFixture, FixtureError, list_card_fixtures, load_card_fixture
+from sim.fixtures import FaultsFixture, FixtureError, UnknownFixture, list_card_fixtures, load_card_fixture
 from sim.world import SimWorld
 
 __all__ = ["SimTraining"]
@@ -61,7 +61,7 @@ class SimTraining:
         """What stands in front of the camera: the holder (in some light), someone else, nobody…"""
         if self.camera is not None:
             if scenario not in SCENARIOS:
-                raise FixtureError(f"カメラのシナリオ「{scenario}」はありません（あるもの: {', '.join(SCENARIOS)}）")
+                raise UnknownFixture(f"カメラのシナリオ「{scenario}」はありません（あるもの: {', '.join(SCENARIOS)}）")
             self.camera.scenario = scenario
 
     def set_central(self, mode: str) -> None:

@@ -161,3 +161,48 @@ def test_ten_face_failures_lock_across_restarts_and_visual_does_not_reset(capsys
     assert out["outcome"]["name"] == "face_locked"
     out = run_check(capsys, tmp_path, "--card", "adult", "--method", "pin", "--pin", "1234")
     assert out["outcome"]["code"] == 1
+
+
+def test_the_pin_comes_from_stdin_and_never_needs_argv(capsys, tmp_path, monkeypatch):
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("1234\n"))
+    out = run_check(capsys, tmp_path, "--card", "adult", "--method", "pin", "--pin-stdin")
+    assert out["outcome"]["code"] == 1 and out["record"] == "journal"
+
+
+def test_the_visual_password_comes_from_stdin(capsys, tmp_path, monkeypatch):
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.StringIO(PASSWORD + "\n"))
+    out = run_check(capsys, tmp_path, "--card", "adult", "--method", "visual", "--visual-password-stdin", "--staff", "S001")
+    assert out["outcome"]["code"] == 1
+
+
+def test_a_pin_on_the_command_line_is_warned_about(capsys, tmp_path):
+    main(["check", "--sim-dir", str(tmp_path), "--json", "--card", "adult", "--method", "pin", "--pin", "1234"])
+    assert "--pin-stdin" in capsys.readouterr().err
+
+
+def test_full_width_digits_are_the_digits_they_are(capsys, tmp_path):
+    out = run_check(capsys, tmp_path, "--card", "adult", "--method", "pin", "--pin", "１２３４")
+    assert out["outcome"]["code"] == 1
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--method", "pin", "--pin", "12a4"),
+        ("--method", "pin", "--pin", "12345"),
+        ("--method", "visual", "--visual-password", PASSWORD, "--staff", "S" * 65),
+        ("--method", "visual", "--visual-password", PASSWORD, "--staff", "S\x1b[2J"),
+        ("--method", "pin", "--pin", "1234", "--today", "0001-01-01"),
+        ("--method", "pin", "--pin", "1234", "--today", "2026-02-30"),
+    ],
+)
+def test_bad_input_is_refused_before_anything_is_written(capsys, tmp_path, args):
+    code = main(["check", "--sim-dir", str(tmp_path), "--json", "--card", "adult", *args])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    assert any(line.startswith(("入力内容が正しくありません:", "コマンドの指定が正しくありません:")) for line in err.splitlines())
+    assert not (tmp_path / "journal.sqlite3").exists()  # refused before the desk was even opened

@@ -209,7 +209,7 @@ def test_cli_set_visual_password_getpass_twice(tmp_path, cfg_path, capsys, monke
 def test_cli_set_visual_password_too_short(tmp_path, cfg_path, capsys, monkeypatch):
     assert _init(tmp_path) == 0
     monkeypatch.setattr("sys.stdin", io.StringIO("123\n"))
-    assert main(["facility", "set-visual-password", "--stdin"]) == 1
+    assert main(["facility", "set-visual-password", "--stdin"]) == 2  # what was typed: a usage error
     assert "6文字以上" in capsys.readouterr().err
 
 

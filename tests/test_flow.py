@@ -128,6 +128,9 @@ def test_visual_needs_the_checkbox_and_staff_id():
     r.handle(MethodChosen(AuthMethod.VISUAL))
     assert r.handle(VisualSubmitted("S01", "pw", confirmed=False)) == [] and "チェック" in r.message
     assert r.handle(VisualSubmitted("  ", "pw", confirmed=True)) == [] and "職員ID" in r.message
+    # refused where it is typed, before the password is checked or anything is written
+    assert r.handle(VisualSubmitted("S" * 65, "pw", confirmed=True)) == [] and "64文字" in r.message
+    assert r.handle(VisualSubmitted("S\x1b[2J", "pw", confirmed=True)) == [] and "制御文字" in r.message
     assert r.handle(VisualSubmitted(" S01 ", "pw", confirmed=True)) == [CheckVisual("S01", "pw")]
     assert r.handle(VisualRejected("パスワードが違います", locked=False)) == []
     assert r.state is State.VISUAL

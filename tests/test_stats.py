@@ -242,6 +242,6 @@ def test_desk_stats_text_uses_facility_config(tmp_path, capsys, monkeypatch):
 def test_desk_stats_errors(tmp_path, capsys, no_config):
     assert main(["stats", "--month", "2026-13", "--journal", str(tmp_path / "j.sqlite3")]) == 2
     assert main(["stats", "--month", "2026-10"]) == 2  # nowhere to read from
-    assert main(["stats", "--month", "2026-10", "--journal", str(tmp_path / "none.sqlite3")]) == 1
+    assert main(["stats", "--month", "2026-10", "--journal", str(tmp_path / "none.sqlite3")]) == 2  # named, missing
     err = capsys.readouterr().err
-    assert "YYYY-MM" in err and "受付記録がありません" in err
+    assert "YYYY-MM" in err and "none.sqlite3 がありません" in err

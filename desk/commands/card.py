@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import errno
 import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from desk.commands import fail
+from desk.commands import EXIT_USAGE, UsageError, fail, os_error
+from reader.staff_facing import StaffFacingError
 
 if TYPE_CHECKING:
     from reader.card import MynaCard
@@ -55,8 +57,6 @@ def _open(args: argparse.Namespace) -> tuple[Transport, MynaCard]:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    from reader.staff_facing import StaffFacingError
-
     try:
         transport, card = _open(args)
         try:
@@ -67,7 +67,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         if args.json:  # scripts get the refusal as JSON too (e.g. a card that is not a My Number card)
             error = {"type": type(exc).__name__, "title": exc.title, "message": str(exc)}
             print(json.dumps({"reader": args.reader, "error": error}, ensure_ascii=False, indent=2))
-        return fail(exc)
+        return fail(exc, _code(exc))
     cert = info.certificate
     if args.json:
         out = {
@@ -97,8 +97,6 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_photo(args: argparse.Namespace) -> int:
-    from reader.staff_facing import StaffFacingError
-
     try:
         transport, card = _open(args)
         try:
@@ -106,10 +104,29 @@ def cmd_photo(args: argparse.Namespace) -> int:
         finally:
             transport.close()
     except StaffFacingError as exc:
-        return fail(exc)
-    args.out.write_bytes(photo)
+        return fail(exc, _code(exc))
+    from desk.atomicfile import write_bytes_atomic
+
+    folder = Path(args.out).parent
+    if not folder.is_dir():
+        return fail(UsageError(f"保存先のフォルダ {str(folder)[:200]} がありません。"), EXIT_USAGE)
+    try:
+        write_bytes_atomic(args.out, photo, mode=0o600)  # a face photo: personal data
+    except OSError as exc:
+        # named by what was typed, not by the temporary file beside it
+        problem = os_error(exc)
+        message = f"顔写真を {str(args.out)[:200]} に保存できません：{problem.title}（{exc.strerror or exc}）"
+        typed = exc.errno in (errno.ENOTDIR, errno.EISDIR, errno.ENAMETOOLONG, errno.ENOENT, errno.EINVAL)
+        return fail(UsageError(message) if typed else StaffFacingError(message, problem.title), EXIT_USAGE if typed else 1)
     print(f"顔写真を保存しました: {args.out}（{len(photo)} バイト）")
     return 0
+
+
+def _code(exc: Exception) -> int:
+    """Exit 2 for what was typed (a reader spec, a card name, 照合番号B), 1 for the card or reader."""
+    from reader.errors import InvalidInput
+
+    return EXIT_USAGE if isinstance(exc, (UsageError, InvalidInput)) else 1
 
 
 def _check_b(typed: str | None, transport: Transport) -> str:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from desk.commands import EXIT_USAGE, UsageError, fail
 from desk.commands.run import add_desk_options, desk_config, reader_spec
+from desk.commands.secrets import check_staff_id, normalize_pin, read_secret
 
 __all__ = ["register"]
 
@@ -27,11 +28,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("check", help="シミュレータで資格確認を1件実行（テスト・研修用）")
     p.add_argument("--card", help="カードのテストデータ名（fixtures/cards/*.json; シミュレータのリーダーのとき）")
     p.add_argument("--method", required=True, choices=["face", "pin", "visual"])
-    p.add_argument("--pin", help="暗証番号（--method pin）")
+    p.add_argument("--pin", help="暗証番号（--method pin; 研修用。ほかの利用者から見えるため、ふだんは --pin-stdin）")
+    p.add_argument("--pin-stdin", action="store_true", help="暗証番号を標準入力の1行目から読む")
     p.add_argument("--camera", default=None, help="カメラのシナリオ（holder, other, dark …; 既定 holder）／pcsc のときはカメラ番号")
-    p.add_argument("--visual-password", help="目視モードのパスワード（--method visual）")
+    p.add_argument("--visual-password", help="目視モードのパスワード（--method visual; 研修用。ふだんは --visual-password-stdin）")
+    p.add_argument("--visual-password-stdin", action="store_true", help="目視モードのパスワードを標準入力の1行目から読む")
     p.add_argument("--staff", default="", help="職員ID（--method visual）")
-    p.add_argument("--today", type=dt.date.fromisoformat, help="確認日 YYYY-MM-DD（既定: テストデータの基準日）")
+    p.add_argument("--today", type=_day, help="確認日 YYYY-MM-DD（既定: テストデータの基準日）")
     p.add_argument("--central", default="ok", choices=["ok", "slow", "down"], help="オンライン資格確認等システムの状態")
     p.add_argument("--population", type=Path, help="母集団のテストデータ（既定 fixtures/population.json）")
     p.add_argument("--consent", default="", help="同意する情報: YZK,SRJ,TKK,SHJ（薬剤・診療・特定健診・手術）")
@@ -40,20 +43,38 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(func=cmd_check)
 
 
+def _day(text: str) -> dt.date:
+    """A scenario day: a real date between 2000 and 2099 (the rules' and the fixtures' range)."""
+    try:
+        day = dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"日付は YYYY-MM-DD で指定してください（指定値: {text[:40]}）") from None
+    if not dt.date(2000, 1, 1) <= day <= dt.date(2099, 12, 31):
+        raise argparse.ArgumentTypeError("日付は2000年から2099年の範囲で指定してください")
+    return day
+
+
 def _usage(message: str) -> int:
     return fail(UsageError(message), EXIT_USAGE)
 
 
 def cmd_check(args: argparse.Namespace) -> int:
     from desk.models import AuthMethod, ConsentItem
-    from desk.wiring import ReaderSpec, UnknownReaderSpec, is_bad_argument, open_desk
+    from desk.wiring import ReaderSpec, UnknownReaderSpec, check_population, is_bad_argument, open_desk
     from reader.staff_facing import StaffFacingError
 
     method = AuthMethod(args.method)
-    if method is AuthMethod.PIN and not args.pin:
-        return _usage("--method pin には --pin が必要です")
-    if method is AuthMethod.VISUAL and args.visual_password is None:
-        return _usage("--method visual には --visual-password が必要です")
+    # everything typed is checked before anything is opened or written
+    pin = password = None
+    staff = ""
+    if method is AuthMethod.PIN:
+        pin = normalize_pin(read_secret(argv_value=args.pin, from_stdin=args.pin_stdin, option="--pin", prompt="暗証番号（4桁）: "))
+    if method is AuthMethod.VISUAL:
+        staff = check_staff_id(args.staff)
+        password = read_secret(
+            argv_value=args.visual_password, from_stdin=args.visual_password_stdin, option="--visual-password",
+            prompt="目視モードのパスワード: ",
+        )
     try:
         consent = frozenset(ConsentItem(c.strip()) for c in args.consent.split(",") if c.strip())
     except ValueError:
@@ -63,12 +84,14 @@ def cmd_check(args: argparse.Namespace) -> int:
     except UnknownReaderSpec as exc:
         return _usage(str(exc))
     if spec.kind == "sim":
-        if args.card is None and spec.name is None:
+        if not (args.card or spec.name):
             return _usage("--card でカードのテストデータ名を指定してください")
         spec = ReaderSpec("sim", args.card or spec.name)
     elif not args.demo and (args.today or args.central != "ok" or args.population):
         # a facility desk runs on the real clock and the central system its config names
         return _usage("--today・--central・--population は訓練用です（--reader sim か --demo のときに使えます）")
+    if args.population is not None:
+        check_population(args.population)  # a file named here that cannot be used: refused before anything runs
     try:
         desk = open_desk(desk_config(
             args, spec, camera=(args.camera or ("holder" if spec.kind == "sim" else None)) if method is AuthMethod.FACE else None,
@@ -90,10 +113,11 @@ def cmd_check(args: argparse.Namespace) -> int:
                 return fail(StaffFacingError(f"{CARD_WAIT_S:g}秒待ちましたがカードが置かれませんでした。", "カードがありません"))
             session.on_card_inserted()
         outcome = session.confirm_unattended(
-            method, pin=args.pin, staff_id=args.staff, visual_password=args.visual_password, consent=consent
+            method, pin=pin, staff_id=staff, visual_password=password, consent=consent
         )
         last_face = session.last_face
         record, not_recorded = session.record_place, session.not_recorded
+        blocked = session.blocked_by
     finally:
         desk.close()
     if args.json:
@@ -102,7 +126,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         if last_face is not None:
             out["face"] = {"distance": last_face.distance, "accepted": last_face.accepted}
         print(json.dumps(out, ensure_ascii=False, indent=2))
-        return _recorded(record, not_recorded)
+        return _recorded(record, not_recorded, blocked)
     print(f"結果: {outcome.label}（{outcome.name}）")
     if outcome.message:
         print(outcome.message)
@@ -112,7 +136,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(f"{i}. {step.text}")
     if record is not None:
         print(f"記録: {_RECORD_PLACES.get(record, record)}")
-    return _recorded(record, not_recorded)
+    return _recorded(record, not_recorded, blocked)
 
 
 _RECORD_PLACES = {
@@ -122,8 +146,11 @@ _RECORD_PLACES = {
 }
 
 
-def _recorded(record: str | None, problem: Exception | None) -> int:
-    """0 only when the confirmation's record is durable (journal or outbox)."""
+def _recorded(record: str | None, problem: Exception | None, blocked: Exception | None) -> int:
+    """0 only when the confirmation ran and its record is durable (journal or outbox); 1 when the
+    machine stopped it (目視 without a journal, a damaged facility config) or kept it nowhere."""
     if record == "none" and problem is not None:
         return fail(problem)
+    if blocked is not None:
+        return fail(blocked)
     return 0

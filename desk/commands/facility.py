@@ -12,7 +12,7 @@ import json
 import sys
 from pathlib import Path
 
-from desk.commands import fail
+from desk.commands import EXIT_USAGE, UsageError, fail
 
 __all__ = ["register"]
 
@@ -34,6 +34,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     init.add_argument("--prefecture", required=True, help="都道府県（例: 東京都）")
     init.add_argument("--res-dir", help="資格確認結果ファイルの出力先")
     init.add_argument("--journal", help="受付記録（SQLite）の場所")
+    init.add_argument("--res-retention-days", type=int, metavar="N",
+                      help="結果ファイルを残す日数（既定 93、0 で削除しない）。古いものは受付端末が起動時に削除します")
     init.add_argument("--force", action="store_true", help="既存の設定を上書きする（目視確認用パスワードは引き継ぐ）")
     init.set_defaults(func=_init)
 
@@ -56,8 +58,7 @@ def _init(args: argparse.Namespace) -> int:
     previous = None
     if path.exists():
         if not args.force:
-            print(f"施設設定（{path}）は既にあります。上書きするには --force を付けてください。", file=sys.stderr)
-            return 1
+            return fail(FacilityError(f"施設設定（{path}）は既にあります。上書きするには --force を付けてください。", "施設設定は作成済みです"))
         try:
             previous = load_config(path)
         except FacilityError:
@@ -74,6 +75,8 @@ def _init(args: argparse.Namespace) -> int:
             fields["res_dir"] = Path(args.res_dir)
         if args.journal:
             fields["journal_path"] = Path(args.journal)
+        if args.res_retention_days is not None:
+            fields["res_retention_days"] = args.res_retention_days
         if previous is not None and previous.visual_password is not None:
             fields["visual_password"] = previous.visual_password
         config = FacilityConfig(**fields)
@@ -114,13 +117,18 @@ def _show(args: argparse.Namespace) -> int:
     print(f"  都道府県         {config.prefecture}")
     print(f"  結果ファイル     {config.res_dir}")
     print(f"  受付記録         {config.journal_path}")
+    keep = f"{config.res_retention_days}日" if config.res_retention_days else "削除しない"
+    print(f"  結果ファイルの保存期間 {keep}")
     print(f"  目視確認用パスワード {'設定済み' if config.visual_password else '未設定'}")
     return 0
 
 
 def _read_password(use_stdin: bool) -> str | None:
     if use_stdin:
-        line = sys.stdin.readline()
+        try:
+            line = sys.stdin.readline()
+        except UnicodeDecodeError as exc:
+            raise UsageError("標準入力のパスワードが UTF-8 の文字として読めません。") from exc
         return line.rstrip("\r\n")
     first = getpass.getpass("目視確認用パスワード: ")
     second = getpass.getpass("もう一度入力してください: ")
@@ -146,7 +154,10 @@ def _set_visual_password(args: argparse.Namespace) -> int:
         print("2回の入力が一致しません。パスワードは変更していません。", file=sys.stderr)
         return 1
     try:
-        config = with_visual_password(config, password)
+        config = with_visual_password(config, password)  # a password that breaks the rules: typed (2)
+    except FacilityError as exc:
+        return fail(exc, EXIT_USAGE)
+    try:
         save_config(config, path)
     except FacilityError as exc:
         return fail(exc)

@@ -22,13 +22,14 @@ def cmd_readers(args: argparse.Namespace) -> int:
     try:
         readers = list_readers()
     except ReaderError as exc:  # pcscd not running, pyscard missing
-        if args.json:
+        if args.json:  # scripts read the problem as JSON; staff read it on stderr either way
             print(json.dumps({"readers": [], "problem": {"title": exc.title, "message": str(exc)}}, ensure_ascii=False))
-        else:
-            print(f"{exc.title}: {exc}", file=sys.stderr)
+        print(f"{exc.title}: {exc}", file=sys.stderr)
         return 1
     if args.json:
         print(json.dumps({"readers": [r.model_dump() for r in readers]}, ensure_ascii=False, indent=2))
+        if not readers:
+            print("カードリーダーが見つかりません: リーダーが接続されていません。", file=sys.stderr)
         return 0 if readers else 1
     if not readers:
         print(

@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
-from desk.commands import fail
+from desk.commands import EXIT_USAGE, UsageError, fail
 
 __all__ = ["register", "run"]
 
@@ -44,6 +45,8 @@ def run(args: argparse.Namespace) -> int:
             config = load_config(path)
         except FacilityError as exc:
             return fail(exc)
+    if args.journal is not None and not _is_file(args.journal):
+        return fail(UsageError(f"受付記録 --journal {args.journal[:200]} がありません（ファイルを指定してください）。"), EXIT_USAGE)
     journal_path = args.journal or (config.journal_path if config else None)
     if journal_path is None:
         print(
@@ -66,3 +69,10 @@ def run(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(render_text(usage))
     return 0
+
+
+def _is_file(name: str) -> bool:
+    try:
+        return Path(name).is_file()
+    except OSError:  # a name too long for the file system, …
+        return False

@@ -1,0 +1,134 @@
+"""`desk journal check|backup|restore`: the journal's health, a copy while desks run, and the way
+back from a damaged journal.
+
+    desk journal check   [--journal PATH | --config PATH]         integrity, record counts, outbox
+    desk journal backup  --to FILE [--journal PATH | --config …]  SQLite's online backup (desks may run)
+    desk journal restore --from FILE [--journal PATH | --config …] with every desk stopped; the file
+                                                                     replaced is kept beside it
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import sqlite3
+from pathlib import Path
+
+from desk.commands import EXIT_FAULT, UsageError, fail
+
+__all__ = ["register"]
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser("journal", help="受付記録の点検・バックアップ・復元")
+    actions = parser.add_subparsers(dest="journal_command", metavar="ACTION", required=True)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--journal", type=Path, metavar="PATH", help="受付記録（SQLite）。省略時は施設設定の journal_path")
+    common.add_argument("--config", metavar="PATH", help="施設設定（省略時は $MADOGUCHI_CONFIG か既定の場所）")
+    check = actions.add_parser("check", parents=[common], help="整合性・件数・一時保存中の記録を確かめる")
+    check.add_argument("--json", action="store_true", help="JSONで出力する")
+    check.set_defaults(func=_check)
+    backup = actions.add_parser("backup", parents=[common], help="受付中でもそのまま取れるバックアップ")
+    backup.add_argument("--to", type=Path, required=True, metavar="FILE", help="バックアップの保存先")
+    backup.set_defaults(func=_backup)
+    restore = actions.add_parser("restore", parents=[common], help="バックアップから戻す（受付端末をすべて終了してから）")
+    restore.add_argument("--from", dest="source", type=Path, required=True, metavar="FILE", help="戻すバックアップ")
+    restore.set_defaults(func=_restore)
+
+
+def _journal_path(args: argparse.Namespace) -> Path:
+    if args.journal is not None:
+        return Path(args.journal)
+    from desk.facility import config_path, load_config
+
+    path = config_path(args.config)
+    if not args.config and not path.exists():
+        raise UsageError("受付記録の場所がわかりません: --journal を指定するか、`desk facility init` で施設設定を作成してください。")
+    return load_config(path).journal_path
+
+
+def _check(args: argparse.Namespace) -> int:
+    from desk.journal import Journal, JournalDamaged
+    from desk.outbox import Outbox, outbox_path
+
+    path = _journal_path(args)
+    if not path.exists():
+        raise UsageError(f"受付記録（{path}）がありません。")
+    report: dict[str, object] = {"journal": str(path)}
+    result: list[str] = []
+    try:
+        with Journal(path, read_only=True) as journal:
+            result = journal.integrity()
+            report["integrity"] = result
+            report["confirmations"] = len(journal.confirmations())
+            report["schema_version"] = journal.schema_version
+    except JournalDamaged as exc:
+        report["integrity"] = [exc.msg]
+    report["outbox_waiting"] = len(Outbox(outbox_path(path)).pending())
+    ok = result == ["ok"]
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False, indent=2))
+    else:
+        print(f"受付記録: {path}")
+        problems = result or [str(report["integrity"])]
+        print(f"整合性: {'正常' if ok else '異常 — ' + '; '.join(problems)[:500]}")
+        if ok:
+            print(f"確認の記録: {report['confirmations']}件（記録形式 {report['schema_version']}）")
+        print(f"一時保存中（受付記録へ書き込み待ち）: {report['outbox_waiting']}件")
+    if not ok:
+        return fail(_damaged(path), EXIT_FAULT)
+    return 0
+
+
+def _damaged(path: Path) -> Exception:
+    from desk.journal import JournalDamaged
+
+    return JournalDamaged(f"受付記録（{path}）に異常があります。desk journal restore --from バックアップ で戻してください。")
+
+
+def _backup(args: argparse.Namespace) -> int:
+    from desk.journal import Journal
+
+    path = _journal_path(args)
+    if not path.exists():
+        raise UsageError(f"受付記録（{path}）がありません。")
+    target = Path(args.to)
+    if target.resolve() == path.resolve():
+        raise UsageError("バックアップの保存先が受付記録そのものです。別のファイルを指定してください。")
+    with Journal(path, read_only=True) as journal:
+        written = journal.backup_to(target)
+    print(f"バックアップしました: {written}")
+    return 0
+
+
+def _restore(args: argparse.Namespace) -> int:
+    from desk.journal import Journal, JournalDamaged
+
+    path = _journal_path(args)
+    source = Path(args.source)
+    if not source.is_file():
+        raise UsageError(f"バックアップ（{source}）がありません。")
+    # the backup must itself be sound before anything is touched
+    try:
+        with Journal(source, read_only=True) as backup:
+            if backup.integrity() != ["ok"]:
+                raise JournalDamaged(f"バックアップ（{source}）にも異常があります。別のバックアップを指定してください。")
+            count = len(backup.confirmations())
+            staged = backup.backup_to(path.with_name(f".{path.name}.restoring"))
+    except sqlite3.Error as exc:
+        raise JournalDamaged(f"バックアップ（{source}）を読めません：{exc}") from exc
+    kept = None
+    if path.exists():
+        kept = path.with_name(f"{path.name}.replaced-{dt.datetime.now():%Y%m%d-%H%M%S}")
+        os.replace(path, kept)  # never deleted: it may hold records the backup lacks
+        for suffix in ("-wal", "-shm"):
+            side = path.with_name(path.name + suffix)
+            if side.exists():
+                os.replace(side, kept.with_name(kept.name + suffix))
+    os.replace(staged, path)
+    print(f"バックアップから戻しました: {path}（確認の記録 {count}件）")
+    if kept is not None:
+        print(f"置き換えた受付記録は残してあります: {kept}")
+    return 0
