@@ -449,14 +449,29 @@ class ResultExporter:
     def __init__(self, res_dir: Path | str) -> None:
         self.res_dir = Path(res_dir)
 
-    def write(self, reply: EligibilityReply) -> ExportedResult:
-        if reply.arbitrary_file_identifier is None:
-            reply = reply.model_copy(update={"arbitrary_file_identifier": new_file_identifier()})
+    @staticmethod
+    def identify(reply: EligibilityReply) -> EligibilityReply:
+        """The reply with its file identifier (made now when it has none): its files' name is fixed."""
+        if reply.arbitrary_file_identifier is not None:
+            return reply
+        return reply.model_copy(update={"arbitrary_file_identifier": new_file_identifier()})
+
+    @staticmethod
+    def stem(reply: EligibilityReply) -> str:
+        """The files' name without suffix, for an identified reply."""
         assert reply.arbitrary_file_identifier is not None
         moment = _jst_naive(reply.process_execution_time)
         stem = f"OQS_{reply.reference_classification}_{moment:%Y%m%dT%H%M%S}_{_safe_name(reply.arbitrary_file_identifier)}"
-        if reply.demo:
-            stem = f"DEMO_{stem}"  # a demo is no confirmation: a レセコン picking up OQS_* never sees it
+        # a demo is no confirmation: a レセコン picking up OQS_* never sees it
+        return f"DEMO_{stem}" if reply.demo else stem
+
+    def has(self, stem: str) -> bool:
+        """Both files of this result are in the folder."""
+        return (self.res_dir / f"{stem}.xml").is_file() and (self.res_dir / f"{stem}.json").is_file()
+
+    def write(self, reply: EligibilityReply) -> ExportedResult:
+        reply = self.identify(reply)
+        stem = self.stem(reply)
         xml = reply_to_xml(reply)  # serialise both before touching the folder
         js = reply_to_json(reply)
         try:

@@ -52,7 +52,7 @@ __all__ = [
 ]
 
 JST = dt.timezone(dt.timedelta(hours=9), "JST")
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 VISUAL_LOCK_THRESHOLD = 5
 VISUAL_LOCK_DURATION = dt.timedelta(minutes=5)
 
@@ -103,6 +103,7 @@ class ConfirmationRecord(Model):
     staff_id: str | None = Field(default=None, max_length=STAFF_ID_MAX)
     rerun_of: int | None = None  # the outage queue item this confirmation re-ran
     demo: bool = False  # a real card answered by the simulated central system: not a confirmation
+    result_stem: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,120}$")  # its files in res/
 
     @model_validator(mode="after")
     def _one_outcome(self) -> ConfirmationRecord:
@@ -235,7 +236,13 @@ CREATE TABLE applied_ops (op_id TEXT PRIMARY KEY, applied_at TEXT NOT NULL);
 ALTER TABLE visual_uses ADD COLUMN op_id TEXT;
 CREATE UNIQUE INDEX visual_uses_by_op ON visual_uses (op_id) WHERE op_id IS NOT NULL
 """
-_MIGRATIONS: tuple[str, ...] = (_SCHEMA_V1, _SCHEMA_V2, _SCHEMA_V3)
+# v4: a confirmation names its result files, and a result the folder has not received yet waits
+# here with the confirmation (same transaction) until its files are written: one unit.
+_SCHEMA_V4 = """
+ALTER TABLE confirmations ADD COLUMN result_stem TEXT;
+CREATE TABLE pending_exports (stem TEXT PRIMARY KEY, reply TEXT NOT NULL, queued_at TEXT NOT NULL)
+"""
+_MIGRATIONS: tuple[str, ...] = (_SCHEMA_V1, _SCHEMA_V2, _SCHEMA_V3, _SCHEMA_V4)
 assert len(_MIGRATIONS) == SCHEMA_VERSION
 
 
@@ -469,7 +476,7 @@ class Journal:
         at = _to_jst(record.at)
         cur = conn.execute(
             "INSERT INTO confirmations (at, month, channel, method, validity, failure, facility_type,"
-            " cert_fingerprint, staff_id, rerun_of, demo) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " cert_fingerprint, staff_id, rerun_of, demo, result_stem) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 _stamp(at),
                 at.strftime("%Y-%m"),
@@ -482,6 +489,7 @@ class Journal:
                 record.staff_id,
                 record.rerun_of,
                 int(record.demo),
+                record.result_stem,
             ),
         )
         assert cur.lastrowid is not None  # an INSERT always sets it (typeshed: int | None)
@@ -512,6 +520,22 @@ class Journal:
             )
             assert cur.lastrowid is not None  # an INSERT always sets it (typeshed: int | None)
             return int(cur.lastrowid)
+
+    def queue_export(self, stem: str, reply_json: str) -> None:
+        """A result its folder still has to receive (written with its confirmation, in one unit)."""
+        with self._write() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO pending_exports (stem, reply, queued_at) VALUES (?, ?, ?)",
+                (stem, reply_json, _stamp(_to_jst(None))),
+            )
+
+    def pending_exports(self) -> list[tuple[str, str]]:
+        """(stem, reply JSON) of results whose files are not known to be written, oldest first."""
+        return [(r["stem"], r["reply"]) for r in self._read("SELECT stem, reply FROM pending_exports ORDER BY queued_at, stem")]
+
+    def export_done(self, stem: str) -> None:
+        with self._write() as conn:
+            conn.execute("DELETE FROM pending_exports WHERE stem = ?", (stem,))
 
     def link_visual_use(self, visual_use_op: str, confirmation_id: int) -> None:
         """The 目視 use recorded under `visual_use_op` led to this confirmation."""
@@ -544,6 +568,7 @@ class Journal:
             staff_id=row["staff_id"],
             rerun_of=row["rerun_of"],
             demo=bool(row["demo"]),
+            result_stem=row["result_stem"],
         )
 
     def confirmations(self, *, month: str | None = None, limit: int | None = None) -> list[ConfirmationRecord]:
@@ -658,6 +683,7 @@ class Journal:
         staff_id: str | None = None,
         at: dt.datetime | None = None,
         demo: bool = False,
+        result_stem: str | None = None,
     ) -> int:
         """Mark a queued item done with the re-run's outcome; journals that confirmation in the same transaction.
 
@@ -684,6 +710,7 @@ class Journal:
                     staff_id=staff_id,
                     rerun_of=item_id,
                     demo=demo,
+                    result_stem=result_stem,
                 ),
             )
             conn.execute(

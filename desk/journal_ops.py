@@ -14,10 +14,11 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, TypeAdapter
 
 from desk.journal import ConfirmationRecord, FaceAuthState, Journal
-from desk.models import STAFF_ID_MAX, AuthMethod, Channel, FacilityType, FailureName, Model, Validity
+from desk.models import STAFF_ID_MAX, AuthMethod, Channel, EligibilityReply, FacilityType, FailureName, Model, Validity
 
 __all__ = [
     "ConfirmationOp",
+    "ExportDoneOp",
     "FaceResultOp",
     "JournalOp",
     "OutageDoneOp",
@@ -40,16 +41,34 @@ class _Op(Model):
     op_id: str = Field(default_factory=_new_id, pattern=r"^[a-p]{32}$")
 
 
+def _queue_export(journal: Journal, stem: str | None, reply: EligibilityReply | None) -> None:
+    if stem is not None and reply is not None:
+        journal.queue_export(stem, reply.model_dump_json())
+
+
 class ConfirmationOp(_Op):
     kind: Literal["confirmation"] = "confirmation"
     record: ConfirmationRecord
     visual_use_op: str | None = None  # the 目視 use that led to it, linked in the same transaction
+    # the answer, owed to the result folder until its files are written (record.result_stem)
+    reply: EligibilityReply | None = None
 
     def run(self, journal: Journal) -> int:
         confirmation_id = journal.record_confirmation(self.record)
         if self.visual_use_op is not None:
             journal.link_visual_use(self.visual_use_op, confirmation_id)
+        _queue_export(journal, self.record.result_stem, self.reply)
         return confirmation_id
+
+
+class ExportDoneOp(_Op):
+    """A result's files are in the folder: the journal owes it nothing more."""
+
+    kind: Literal["export_done"] = "export_done"
+    stem: str
+
+    def run(self, journal: Journal) -> None:
+        journal.export_done(self.stem)
 
 
 class VisualUseOp(_Op):
@@ -86,10 +105,16 @@ class OutageDoneOp(_Op):
     staff_id: str | None = None
     at: dt.datetime
     demo: bool = False  # the re-run answered for a real card in demo mode
+    result_stem: str | None = None
+    reply: EligibilityReply | None = None
 
     def run(self, journal: Journal) -> int:
         outcome = self.validity if self.validity is not None else (self.failure or FailureName.CENTRAL_DOWN)
-        return journal.complete_outage(self.item_id, outcome, staff_id=self.staff_id, at=self.at, demo=self.demo)
+        confirmation_id = journal.complete_outage(
+            self.item_id, outcome, staff_id=self.staff_id, at=self.at, demo=self.demo, result_stem=self.result_stem
+        )
+        _queue_export(journal, self.result_stem, self.reply)
+        return confirmation_id
 
 
 class FaceResultOp(_Op):
@@ -105,7 +130,7 @@ class FaceResultOp(_Op):
 
 
 JournalOp = Annotated[
-    ConfirmationOp | VisualUseOp | OutageOp | OutageDoneOp | FaceResultOp, Field(discriminator="kind")
+    ConfirmationOp | VisualUseOp | OutageOp | OutageDoneOp | FaceResultOp | ExportDoneOp, Field(discriminator="kind")
 ]
 _ADAPTER: TypeAdapter[JournalOp] = TypeAdapter(JournalOp)
 

@@ -9,6 +9,7 @@ from desk.models import AuthMethod, Channel, FailureName, NumbersQuery
 from desk.outcome import Outcome, build_outcome
 from desk.ports import DeskPorts
 from desk.recorder import Recorder
+from desk.results import deliver, owed
 
 __all__ = ["query_numbers"]
 
@@ -37,11 +38,12 @@ def query_numbers(ports: DeskPorts, recorder: Recorder, query: NumbersQuery) -> 
         return build_outcome(
             failure=exc.failure_name, message=str(exc), method=AuthMethod.NONE, today=now.date(), numbers=query
         )
+    identified, stem = owed(ports.results, reply)
     record = ConfirmationRecord(
         at=now, channel=Channel.NUMBERS, method=AuthMethod.NONE, validity=reply.validity,
         failure=None if reply.validity else FailureName.CENTRAL_DOWN, facility_type=facility.facility_type,
+        result_stem=stem,
     )
-    recorder.record(ConfirmationOp(record=record))
-    if ports.results is not None:
-        ports.results(reply)
+    recorder.record(ConfirmationOp(record=record, reply=identified))
+    deliver(ports.results, recorder, identified, stem)  # if it fails, the next start writes it
     return build_outcome(reply=reply, method=AuthMethod.NONE, today=now.date(), numbers=query)

@@ -16,6 +16,7 @@ from desk.models import CardProof, CardQuery, Channel, EligibilityReply, Failure
 from desk.outcome import Outcome, build_outcome
 from desk.ports import DeskPorts
 from desk.recorder import Recorder
+from desk.results import deliver, owed
 
 __all__ = ["RERUN_STAFF_ID", "retry_outage_queue"]
 
@@ -35,20 +36,24 @@ def retry_outage_queue(ports: DeskPorts, recorder: Recorder) -> list[Outcome]:
             _complete(ports, recorder, item, exc.failure_name, now)
             outcomes.append(build_outcome(failure=exc.failure_name, message=str(exc), method=item.method, today=now.date()))
             continue
-        _complete(ports, recorder, item, reply.validity if reply.validity is not None else FailureName.CENTRAL_DOWN, now, demo=reply.demo)
-        if ports.results is not None:
-            ports.results(reply)
+        identified, stem = owed(ports.results, reply)
+        _complete(
+            ports, recorder, item, reply.validity if reply.validity is not None else FailureName.CENTRAL_DOWN, now,
+            demo=reply.demo, reply=identified, result_stem=stem,
+        )
+        deliver(ports.results, recorder, identified, stem)
         outcomes.append(build_outcome(reply=reply, method=item.method, today=now.date()))
     return outcomes
 
 
 def _complete(
     ports: DeskPorts, recorder: Recorder, item: OutageItem, result: Validity | FailureName, at: dt.datetime,
-    *, demo: bool = False,
+    *, demo: bool = False, reply: EligibilityReply | None = None, result_stem: str | None = None,
 ) -> None:
     recorder.record(OutageDoneOp(
         item_id=item.id, validity=result if isinstance(result, Validity) else None,
         failure=result if isinstance(result, FailureName) else None, staff_id=RERUN_STAFF_ID, at=at, demo=demo,
+        reply=reply, result_stem=result_stem,
     ))
 
 

@@ -8,18 +8,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
-from desk.models import AuthMethod, EligibilityReply
+from desk.models import AuthMethod
 
 if TYPE_CHECKING:
     from desk.central import CentralSystem
     from desk.facility import FacilityConfig
     from desk.journal import Journal
     from desk.outbox import Outbox
+    from desk.results import ResultFiles
     from reader.camera import Camera
     from reader.face import FaceMatcher
     from reader.transport import Transport
 
-__all__ = ["JST", "Attestor", "CheckBSource", "ResultWriter", "DeskPorts", "japan_now"]
+__all__ = ["JST", "Attestor", "CheckBSource", "DeskPorts", "japan_now"]
 
 JST = dt.timezone(dt.timedelta(hours=9))
 
@@ -32,12 +33,6 @@ class Attestor(Protocol):
     """The terminal's statement that it checked the holder (顔認証 / 目視), bound to the nonce."""
 
     def attest(self, nonce: bytes, certificate_der: bytes, method: AuthMethod, staff_id: str | None) -> bytes: ...
-
-
-class ResultWriter(Protocol):
-    """Writes one answer of the central system to the result folder for the レセコン."""
-
-    def __call__(self, reply: EligibilityReply) -> object: ...
 
 
 # 照合番号B read off the card front by the reader itself (a face-auth reader's camera; the
@@ -65,5 +60,5 @@ class DeskPorts:
     clock: Callable[[], dt.datetime] = field(default=japan_now)
     # the real clock, always: lockouts and counters never follow a scenario day
     wall_clock: Callable[[], dt.datetime] = field(default=japan_now)
-    results: ResultWriter | None = None
+    results: ResultFiles | None = None  # the result folder the レセコン reads
     outbox: Outbox | None = None  # where journal writes wait when the journal cannot take them

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from desk import flow
 from desk.central import CentralError, make_consent
-from desk.export import Tidied
+from desk.export import ExportError, Tidied
 from desk.facility import FacilityConfig, FacilityError, check_visual_password
 from desk.flow import Reception, State
 from desk.journal import ConfirmationRecord, FaceAuthState, Journal, JournalError
@@ -48,6 +48,7 @@ from desk.outbox import OutboxError
 from desk.outcome import Outcome, build_outcome
 from desk.ports import DeskPorts
 from desk.recorder import Recorder
+from desk.results import deliver, owed
 from reader.card import MynaCard, normalize_check_b
 from reader.errors import (
     CameraError,
@@ -101,7 +102,10 @@ class DeskSession:
         # What of the machine (not the patient) stopped the last step: 目視 without a journal, a
         # damaged facility config. `desk check` exits 1 for it; the screen shows the message.
         self.blocked_by: StaffFacingError | None = None
+        # The result files could not be written: the answer waits in the journal for the folder.
+        self.export_problem: ExportError | None = None
         self.tidied: Tidied | None = None  # what the desk removed from the result folder at start
+        self.delivered_owed = 0  # result files an earlier run owed the folder, written at start
         self.photo: bytes | None = None
         self.last_frame: Any = None
         self.last_face: MatchResult | None = None
@@ -174,7 +178,7 @@ class DeskSession:
             self.photo = self.last_frame = self.last_face = self.outcome = None
             self.info = self._card = self._template = self._last_proof = self.typed_check_b = None
             self.basic_four = self.record_place = self.not_recorded = self._visual_use_op = None
-            self.blocked_by = None
+            self.blocked_by = self.export_problem = None
             self._dispatch(flow.CardInserted())
 
     def on_card_removed(self) -> None:
@@ -332,13 +336,14 @@ class DeskSession:
     def _journal(
         self, at: dt.datetime, method: AuthMethod, *, validity: Validity | None = None,
         failure: FailureName | None = None, staff_id: str | None = None, demo: bool = False,
+        result_stem: str | None = None, reply: EligibilityReply | None = None,
     ) -> None:
         record = ConfirmationRecord(
             at=at, channel=Channel.MYNA, method=method, validity=validity, failure=failure,
             facility_type=self.facility.facility_type, cert_fingerprint=self.reception.certificate_fingerprint,
-            staff_id=staff_id, demo=demo,
+            staff_id=staff_id, demo=demo, result_stem=result_stem,
         )
-        self._record_confirmation(ConfirmationOp(record=record, visual_use_op=self._visual_use_op))
+        self._record_confirmation(ConfirmationOp(record=record, visual_use_op=self._visual_use_op, reply=reply))
 
     def _record_confirmation(self, op: JournalOp) -> None:
         self.not_recorded = None
@@ -583,17 +588,13 @@ class DeskSession:
         staff = self._last_proof.staff_id if reply is not None and self._last_proof is not None else None
         if reply is not None and reply.validity is None:
             failure = FailureName.CENTRAL_DOWN
+        reply, stem = owed(self.ports.results, reply)  # the files' name, fixed before the record
         self._journal(
             now, method, validity=reply.validity if reply else None, failure=failure, staff_id=staff,
-            demo=reply is not None and reply.demo,
+            demo=reply is not None and reply.demo, result_stem=stem, reply=reply,
         )
-        if reply is not None:
-            self._export(reply)
+        self.export_problem = deliver(self.ports.results, self.recorder, reply, stem)
         return []
-
-    def _export(self, reply: EligibilityReply) -> None:
-        if self.ports.results is not None:
-            self.ports.results(reply)
 
     def _build_outcome(self) -> None:
         r = self.reception

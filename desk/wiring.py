@@ -29,6 +29,7 @@ from desk.facility import FacilityCategory, FacilityConfig, load_config, save_co
 from desk.journal import Journal
 from desk.outbox import Outbox, outbox_path
 from desk.ports import JST, DeskPorts, japan_now
+from desk.results import deliver_owed
 from desk.session import DeskSession
 from desk.training import TrainingControls
 from reader.staff_facing import UsageError
@@ -324,10 +325,11 @@ def _assemble(
 
             matcher = DlibFaceMatcher()
     journal = Journal(facility.journal_path)
+    results = ResultExporter(facility.res_dir)
     ports = DeskPorts(
         transport=transport, central=central, attestor=attestor, journal=journal,
         facility=facility, camera=camera, matcher=matcher, clock=clock,
-        results=ResultExporter(facility.res_dir).write,
+        results=results,
         outbox=Outbox(outbox_path(facility.journal_path)),
     )
     if check_b is not None:
@@ -336,6 +338,8 @@ def _assemble(
     # writes a previous run had to keep in the outbox go to the journal before anything new
     session.recorder.flush()
     session.tidied = tidy_results(facility.res_dir, keep_days=facility.res_retention_days)
+    # answers recorded by an earlier run whose files never reached the folder (a crash, a full disk)
+    session.delivered_owed = deliver_owed(journal, results)
     desk = Desk(session, face_engine=face_engine)
     desk._closers += [transport.close, journal.close]
     if camera is not None:

@@ -174,3 +174,34 @@ def test_the_visual_lockout_runs_on_the_real_clock_not_the_scenario_day(capsys, 
     code, out = _check(capsys, sim_base, "--method", "visual", "--visual-password", SIM_VISUAL_PASSWORD, "--staff", "S1",
                        "--today", "2026-12-02")
     assert out["outcome"]["name"] == "visual_locked"  # moving the scenario day does not lift it
+
+
+def test_the_journal_row_names_its_result_files(capsys, sim_base):
+    code, out = _check(capsys, sim_base, "--method", "pin", "--pin", "1234")
+    assert code == 0 and out["result_files"] == "written"
+    with sqlite3.connect(sim_base / "journal.sqlite3") as conn:
+        (stem,) = conn.execute("SELECT result_stem FROM confirmations").fetchone()
+        assert conn.execute("SELECT COUNT(*) FROM pending_exports").fetchone() == (0,)
+    assert (sim_base / "res" / f"{stem}.xml").is_file() and (sim_base / "res" / f"{stem}.json").is_file()
+
+
+def test_result_files_that_cannot_be_written_are_owed_and_written_at_the_next_start(capsys, sim_base):
+    (sim_base).mkdir(parents=True, exist_ok=True)
+    (sim_base / "res").write_text("not a folder", encoding="utf-8")  # res/ cannot be made: files cannot be written
+    code = main(["check", "--sim-dir", str(sim_base), "--json", "--card", "adult", "--method", "pin", "--pin", "1234"])
+    captured = capsys.readouterr()
+    out = json.loads(captured.out)
+    assert code == 1 and out["outcome"]["code"] == 1  # the patient's answer stands …
+    assert out["record"] == "journal" and out["result_files"] == "owed"  # … recorded, its files owed
+    assert "結果ファイルを書き出せませんでした" in captured.err and "Traceback" not in captured.err
+    with sqlite3.connect(sim_base / "journal.sqlite3") as conn:
+        (stem,) = conn.execute("SELECT result_stem FROM confirmations").fetchone()
+        assert conn.execute("SELECT stem FROM pending_exports").fetchall() == [(stem,)]
+    (sim_base / "res").unlink()  # the folder problem is fixed
+    code, out = _check(capsys, sim_base, "--method", "pin", "--pin", "1234")
+    assert code == 0
+    assert (sim_base / "res" / f"{stem}.xml").is_file()  # the earlier answer reached the folder at start
+    with sqlite3.connect(sim_base / "journal.sqlite3") as conn:
+        assert conn.execute("SELECT COUNT(*) FROM pending_exports").fetchone() == (0,)
+        assert conn.execute("SELECT COUNT(*) FROM confirmations").fetchone() == (2,)
+    assert len(list((sim_base / "res").glob("OQS_*.xml"))) == 2

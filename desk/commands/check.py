@@ -18,6 +18,7 @@ from pathlib import Path
 from desk.commands import EXIT_USAGE, UsageError, fail
 from desk.commands.run import add_desk_options, desk_config, reader_spec
 from desk.commands.secrets import check_staff_id, normalize_pin, read_secret
+from reader.staff_facing import StaffFacingError
 
 __all__ = ["register"]
 
@@ -61,7 +62,6 @@ def _usage(message: str) -> int:
 def cmd_check(args: argparse.Namespace) -> int:
     from desk.models import AuthMethod, ConsentItem
     from desk.wiring import ReaderSpec, UnknownReaderSpec, check_population, is_bad_argument, open_desk
-    from reader.staff_facing import StaffFacingError
 
     method = AuthMethod(args.method)
     # everything typed is checked before anything is opened or written
@@ -117,12 +117,14 @@ def cmd_check(args: argparse.Namespace) -> int:
         )
         last_face = session.last_face
         record, not_recorded = session.record_place, session.not_recorded
-        blocked = session.blocked_by
+        blocked = session.blocked_by or _owed(session.export_problem)
+        result_files = None if outcome.code is None else ("owed" if session.export_problem else "written")
     finally:
         desk.close()
     if args.json:
         out = outcome.to_check_json()
         out["record"] = record
+        out["result_files"] = result_files
         if last_face is not None:
             out["face"] = {"distance": last_face.distance, "accepted": last_face.accepted}
         print(json.dumps(out, ensure_ascii=False, indent=2))
@@ -144,6 +146,15 @@ _RECORD_PLACES = {
     "outbox": "一時保存しました（受付記録に書き込めるようになると自動で書き込みます）",
     "none": "保存できませんでした",
 }
+
+
+def _owed(problem: Exception | None) -> Exception | None:
+    if problem is None:
+        return None
+    return StaffFacingError(
+        f"{problem}。確認結果は受付記録に保存してあり、次に受付端末を起動したときに結果ファイルを書き出します。",
+        "結果ファイルを書き出せませんでした",
+    )
 
 
 def _recorded(record: str | None, problem: Exception | None, blocked: Exception | None) -> int:
