@@ -16,9 +16,6 @@ importable as the rest of desk/.
 
 from __future__ import annotations
 
-import base64
-import datetime as dt
-import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,29 +23,24 @@ from typing import TYPE_CHECKING, Any
 
 from desk import flow
 from desk.central import CentralError, make_consent
-from desk.export import ExportError, Tidied
+from desk.confirmation_log import ConfirmationLog
+from desk.export import Tidied
 from desk.facility import FacilityConfig, FacilityError, check_visual_password
 from desk.flow import Reception, State
-from desk.journal import ConfirmationRecord, FaceAuthState, Journal, JournalError
-from desk.journal_ops import ConfirmationOp, FaceResultOp, JournalOp, OutageOp, VisualUseOp
+from desk.journal import Journal, JournalError
 from desk.models import (
     AuthMethod,
     CardProof,
     CardQuery,
-    Channel,
     ConsentItem,
-    EligibilityReply,
     FailureName,
     NumbersQuery,
-    Validity,
 )
 from desk.numbers import query_numbers
 from desk.outage import retry_outage_queue
-from desk.outbox import OutboxError
 from desk.outcome import Outcome, build_outcome
 from desk.ports import DeskPorts
 from desk.recorder import Recorder
-from desk.results import deliver, owed
 from reader.card import MynaCard, normalize_check_b
 from reader.errors import (
     CameraError,
@@ -70,7 +62,6 @@ from reader.staff_facing import StaffFacingError
 if TYPE_CHECKING:
     from reader.face import FaceTemplate, MatchResult
 
-_log = logging.getLogger("madoguchi.desk")
 
 __all__ = ["CardListener", "DeskPorts", "DeskSession", "DeskStatus"]
 
@@ -94,16 +85,10 @@ class DeskSession:
         self.ports = ports
         self.reception = Reception(facility_type=ports.facility.facility_type)
         self.recorder = Recorder(lambda: self.ports.journal, ports.outbox)
-        # Where the last confirmation's record is: "journal", "outbox" (kept on disk, written to the
-        # journal later) or "none" (neither could take it: `not_recorded` says why).
-        self.record_place: str | None = None
-        self.not_recorded: OutboxError | None = None
-        self._visual_use_op: str | None = None
+        self.log = ConfirmationLog(ports, self.recorder)  # the records of this patient, and where they are
         # What of the machine (not the patient) stopped the last step: 目視 without a journal, a
         # damaged facility config. `desk check` exits 1 for it; the screen shows the message.
         self.blocked_by: StaffFacingError | None = None
-        # The result files could not be written: the answer waits in the journal for the folder.
-        self.export_problem: ExportError | None = None
         self.tidied: Tidied | None = None  # what the desk removed from the result folder at start
         self.delivered_owed = 0  # result files an earlier run owed the folder, written at start
         self.photo: bytes | None = None
@@ -177,8 +162,8 @@ class DeskSession:
         with self._lock:
             self.photo = self.last_frame = self.last_face = self.outcome = None
             self.info = self._card = self._template = self._last_proof = self.typed_check_b = None
-            self.basic_four = self.record_place = self.not_recorded = self._visual_use_op = None
-            self.blocked_by = self.export_problem = None
+            self.basic_four = self.blocked_by = None
+            self.log.new_patient()
             self._dispatch(flow.CardInserted())
 
     def on_card_removed(self) -> None:
@@ -322,34 +307,6 @@ class DeskSession:
     def retry_outage_queue(self) -> list[Outcome]:
         return retry_outage_queue(self.ports, self.recorder)
 
-    def _record(self, op: JournalOp) -> object:
-        """Journal `op` or keep it in the outbox; None when it waits there, or when it could be
-        kept nowhere (then `not_recorded` says why and the screen / `desk check` say so)."""
-        try:
-            result = self.recorder.record(op)
-        except OutboxError as exc:
-            self.not_recorded = exc
-            _log.error("not recorded: %s", exc.title)
-            return None
-        return result
-
-    def _journal(
-        self, at: dt.datetime, method: AuthMethod, *, validity: Validity | None = None,
-        failure: FailureName | None = None, staff_id: str | None = None, demo: bool = False,
-        result_stem: str | None = None, reply: EligibilityReply | None = None,
-    ) -> None:
-        record = ConfirmationRecord(
-            at=at, channel=Channel.MYNA, method=method, validity=validity, failure=failure,
-            facility_type=self.facility.facility_type, cert_fingerprint=self.reception.certificate_fingerprint,
-            staff_id=staff_id, demo=demo, result_stem=result_stem,
-        )
-        self._record_confirmation(ConfirmationOp(record=record, visual_use_op=self._visual_use_op, reply=reply))
-
-    def _record_confirmation(self, op: JournalOp) -> None:
-        self.not_recorded = None
-        self._record(op)
-        self.record_place = "none" if self.not_recorded else ("outbox" if self.recorder.waiting else "journal")
-
     # -- the effect loop ---------------------------------------------------------------------
 
     def _dispatch(self, event: object) -> None:
@@ -479,8 +436,8 @@ class DeskSession:
             return [flow.FaceAttempted(False, failures, f"{exc.title}: {exc}")]
         self.last_face = result
         self.capture_frame()
-        state = self._record(FaceResultOp(cert_fingerprint=fingerprint, accepted=result.accepted, at=self.ports.wall_clock()))
-        if isinstance(state, FaceAuthState):
+        state = self.log.face_result(fingerprint, result.accepted)
+        if state is not None:
             failures = state.consecutive_failures
         else:  # waiting in the outbox: counted as the journal will count it
             failures = 0 if result.accepted else failures + 1
@@ -518,12 +475,8 @@ class DeskSession:
             return [flow.VisualRejected(f"{exc.title}: {exc}", locked=False)]
         except JournalError as exc:
             # The lockout and each 目視 use must be on record: without the journal, 目視 waits.
-            self.recorder.error = self.blocked_by = exc
-            return [flow.VisualRejected(
-                f"{exc.title}: {exc} 目視確認は記録が必要なため、記録できるようになってから行ってください。"
-                "急ぐときは暗証番号か顔認証を選んでください。",
-                locked=False,
-            )]
+            self.recorder.error = exc
+            return self._visual_waits_for_records(exc)
         if not check.accepted:
             if check.locked:
                 until = f"{check.locked_until:%H:%M}まで" if check.locked_until else "5分間"
@@ -532,22 +485,22 @@ class DeskSession:
                 f"目視モードのパスワードが違います（あと{check.tries_left}回でロック）。カードの暗証番号ではなく、施設の目視モード用パスワードです。",
                 locked=False,
             )]
-        use = VisualUseOp(staff_id=effect.staff_id, cert_fingerprint=self.reception.certificate_fingerprint, at=now)
-        self.not_recorded = None
-        self._record(use)
-        if self.not_recorded is not None:
-            # each 目視 use must be on record before it counts: without a record, 目視 waits
-            exc = self.blocked_by = self.not_recorded
-            return [flow.VisualRejected(
-                f"{exc.title}: {exc} 目視確認は記録が必要なため、記録できるようになってから行ってください。",
-                locked=False,
-            )]
-        self._visual_use_op = use.op_id
+        problem = self.log.visual_use(effect.staff_id, self.reception.certificate_fingerprint, now)
+        if problem is not None:  # each 目視 use is on record before it counts
+            return self._visual_waits_for_records(problem)
         nonce = self._nonce()
         if isinstance(nonce, flow.CentralFailed):
             return [nonce]
         proof = CardProof(method=AuthMethod.VISUAL, attestation=self._attest(nonce, AuthMethod.VISUAL, effect.staff_id), staff_id=effect.staff_id)
         return [flow.Authenticated(proof, nonce)]
+
+    def _visual_waits_for_records(self, problem: StaffFacingError) -> list[object]:
+        self.blocked_by = problem
+        return [flow.VisualRejected(
+            f"{problem.title}: {problem} 目視確認は記録が必要なため、記録できるようになってから行ってください。"
+            "急ぐときは暗証番号か顔認証を選んでください。",
+            locked=False,
+        )]
 
     def _query_central(self, effect: flow.QueryCentral) -> list[object]:
         assert self.info is not None
@@ -571,29 +524,14 @@ class DeskSession:
 
     def _record_outcome(self, effect: flow.RecordOutcome) -> list[object]:
         now = self.ports.clock()
-        reply, failure = effect.reply, effect.failure
         method = effect.method or AuthMethod.NONE
-        if failure is FailureName.CENTRAL_DOWN and self.info is not None:
-            # journals the 障害時 confirmation and queues its re-run in one transaction
-            fingerprint = self.reception.certificate_fingerprint
-            payload = {
-                "certificate_der": base64.b64encode(self.info.certificate.der).decode("ascii"),
-                "confirmation_date": now.date().isoformat(),
-            }
-            self._record_confirmation(OutageOp(
-                channel=Channel.MYNA, method=method, facility_type=self.facility.facility_type,
-                cert_fingerprint=fingerprint, at=now, payload=payload,
-            ))
+        fingerprint = self.reception.certificate_fingerprint
+        if effect.failure is FailureName.CENTRAL_DOWN and self.info is not None:
+            self.log.outage(method, fingerprint, self.info.certificate.der, now)
             return []
+        reply = effect.reply
         staff = self._last_proof.staff_id if reply is not None and self._last_proof is not None else None
-        if reply is not None and reply.validity is None:
-            failure = FailureName.CENTRAL_DOWN
-        reply, stem = owed(self.ports.results, reply)  # the files' name, fixed before the record
-        self._journal(
-            now, method, validity=reply.validity if reply else None, failure=failure, staff_id=staff,
-            demo=reply is not None and reply.demo, result_stem=stem, reply=reply,
-        )
-        self.export_problem = deliver(self.ports.results, self.recorder, reply, stem)
+        self.log.answer(now, method, reply=reply, failure=effect.failure, staff_id=staff, fingerprint=fingerprint)
         return []
 
     def _build_outcome(self) -> None:

@@ -116,9 +116,9 @@ def cmd_check(args: argparse.Namespace) -> int:
             method, pin=pin, staff_id=staff, visual_password=password, consent=consent
         )
         last_face = session.last_face
-        record, not_recorded = session.record_place, session.not_recorded
-        blocked = session.blocked_by or _owed(session.export_problem)
-        result_files = None if outcome.code is None else ("owed" if session.export_problem else "written")
+        record, not_recorded = session.log.record_place, session.log.not_recorded
+        blocked = session.blocked_by or _owed(session.log.export_problem)
+        result_files = None if outcome.code is None else ("owed" if session.log.export_problem else "written")
     finally:
         desk.close()
     if args.json:

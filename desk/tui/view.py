@@ -98,14 +98,14 @@ def _message(session: Any) -> str:
     """What the screen says, and plainly where the record of the confirmation is when it is not in
     the journal."""
     message = str(session.reception.message)
-    if session.not_recorded is not None:
-        problem = session.not_recorded
+    if session.log.not_recorded is not None:
+        problem = session.log.not_recorded
         return f"{problem.title}: {problem} " + message
-    if session.export_problem is not None:
+    if session.log.export_problem is not None:
         message = (message + " " if message else "") + (
             "結果ファイルを書き出せませんでした（受付記録には保存済み。次に起動したときに書き出します）。"
         )
-    if session.record_place == "outbox":
+    if session.log.record_place == "outbox":
         return (message + " " if message else "") + "記録は一時保存しました（受付記録に書き込めるようになると自動で書き込みます）。"
     return message
 
