@@ -26,7 +26,7 @@ from typing import Literal
 from pydantic import Field, ValidationError, field_validator
 
 from desk.atomicfile import write_text_atomic
-from desk.journal import VISUAL_LOCK_THRESHOLD, Journal, VisualLockState
+from desk.journal import VISUAL_LOCK_THRESHOLD, VisualLockCounter, VisualLockState
 from desk.models import FacilityType, Model
 from desk.seed_stats import normalize_prefecture
 from reader.staff_facing import StaffFacingError
@@ -289,7 +289,7 @@ class VisualCheck(Model):
 
 
 def check_visual_password(
-    config: FacilityConfig, journal: Journal, candidate: str, *, now: dt.datetime | None = None
+    config: FacilityConfig, journal: VisualLockCounter, candidate: str, *, now: dt.datetime | None = None
 ) -> VisualCheck:
     """Verify the 目視 password with the facility's lockout: refused without checking while locked."""
     if config.visual_password is None:

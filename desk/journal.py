@@ -40,6 +40,7 @@ __all__ = [
     "VISUAL_LOCK_THRESHOLD",
     "VISUAL_LOCK_DURATION",
     "JournalDamaged",
+    "VisualLockCounter",
     "JournalError",
     "ConfirmationRecord",
     "OutageItem",
@@ -69,6 +70,16 @@ class Applicable(Protocol):
     def op_id(self) -> str: ...
 
     def run(self, journal: Journal) -> object: ...
+
+
+class VisualLockCounter(Protocol):
+    """The 目視 password lockout as the facility's check uses it (the journal keeps it)."""
+
+    def visual_lock_state(self, facility_code: str, *, now: dt.datetime | None = None) -> VisualLockState: ...
+
+    def record_visual_password_failure(self, facility_code: str, *, now: dt.datetime | None = None) -> VisualLockState: ...
+
+    def record_visual_password_success(self, facility_code: str, *, now: dt.datetime | None = None) -> VisualLockState: ...
 
 
 class JournalError(StaffFacingError):

@@ -6,27 +6,42 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from desk.journal import Applicable, FaceAuthState, OutageItem, VisualLockCounter
 from desk.models import AuthMethod
 
 if TYPE_CHECKING:
     from desk.central import CentralSystem
     from desk.facility import FacilityConfig
-    from desk.journal import Journal
     from desk.outbox import Outbox
     from desk.results import ResultFiles
     from reader.camera import Camera
     from reader.face import FaceMatcher
     from reader.transport import Transport
 
-__all__ = ["JST", "Attestor", "CheckBSource", "DeskPorts", "japan_now"]
+__all__ = ["JST", "Attestor", "CheckBSource", "DeskPorts", "JournalPort", "japan_now"]
 
 JST = dt.timezone(dt.timedelta(hours=9))
 
 
 def japan_now() -> dt.datetime:
     return dt.datetime.now(JST)
+
+
+class JournalPort(VisualLockCounter, Protocol):
+    """What a desk asks of its journal (desk/journal.py `Journal`): every write goes through
+    `apply` (desk/journal_ops.py), the rest are the counters and queues the flow reads."""
+
+    @property
+    def path(self) -> Path: ...
+
+    def apply(self, op: Applicable) -> object: ...
+
+    def face_state(self, cert_fingerprint: str) -> FaceAuthState: ...
+
+    def pending_outages(self) -> list[OutageItem]: ...
 
 
 class Attestor(Protocol):
@@ -51,7 +66,7 @@ class DeskPorts:
     transport: Transport
     central: CentralSystem
     attestor: Attestor
-    journal: Journal
+    journal: JournalPort
     facility: FacilityConfig
     camera: Camera | None = None
     matcher: FaceMatcher | None = None

@@ -13,9 +13,10 @@ import logging
 import threading
 from collections.abc import Callable
 
-from desk.journal import Journal, JournalError
+from desk.journal import JournalError
 from desk.journal_ops import JournalOp
 from desk.outbox import Outbox
+from desk.ports import JournalPort
 
 __all__ = ["Recorder"]
 
@@ -23,7 +24,7 @@ _log = logging.getLogger("madoguchi.desk")
 
 
 class Recorder:
-    def __init__(self, journal: Callable[[], Journal], outbox: Outbox | None = None) -> None:
+    def __init__(self, journal: Callable[[], JournalPort], outbox: Outbox | None = None) -> None:
         """`journal`: the desk's journal as it is now (looked up at each write)."""
         self._journal = journal
         self.outbox = outbox or Outbox(None)

@@ -27,7 +27,7 @@ from desk.confirmation_log import ConfirmationLog
 from desk.export import Tidied
 from desk.facility import FacilityConfig, FacilityError, check_visual_password
 from desk.flow import Reception, State
-from desk.journal import Journal, JournalError
+from desk.journal import JournalError
 from desk.models import (
     AuthMethod,
     CardProof,
@@ -39,7 +39,7 @@ from desk.models import (
 from desk.numbers import query_numbers
 from desk.outage import retry_outage_queue
 from desk.outcome import Outcome, build_outcome
-from desk.ports import DeskPorts
+from desk.ports import DeskPorts, JournalPort
 from desk.recorder import Recorder
 from reader.card import MynaCard, normalize_check_b
 from reader.errors import (
@@ -112,7 +112,7 @@ class DeskSession:
         self._lock = threading.RLock()  # one flow step at a time, whatever thread calls
 
     @property
-    def journal(self) -> Journal:  # a property: the port may be swapped (tests, a reopened journal)
+    def journal(self) -> JournalPort:  # a property: the port may be swapped (tests, a reopened journal)
         return self.ports.journal
 
     @property

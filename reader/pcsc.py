@@ -21,6 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from reader.atr import Interface, card_interface, format_atr
 from reader.errors import CardRemoved, MalformedCardResponse, NoCard, NoReader, ReaderError, ReaderGone, TransportError
 from reader.transport import PresenceCallback, transmit_with_chaining
 
@@ -74,7 +75,8 @@ class ReaderStatus(BaseModel):
 
     name: str
     card_present: bool
-    atr: str | None = None  # hex, when a card is present
+    atr: str | None = None  # "3B 88 80 01 …", when a card is present
+    interface: Interface | None = None  # how the card meets the reader (from the ATR)
     in_use: bool = False  # another application holds the card exclusively
 
 
@@ -173,7 +175,8 @@ def list_readers() -> list[ReaderStatus]:
                 ReaderStatus(
                     name=name,
                     card_present=present,
-                    atr=bytes(atr).hex().upper() if present and atr else None,
+                    atr=format_atr(bytes(atr)) if present and atr else None,
+                    interface=card_interface(bytes(atr)) if present and atr else None,
                     in_use=bool(state & scard.SCARD_STATE_EXCLUSIVE),
                 )
             )

@@ -33,7 +33,8 @@ is_root() { [ "$(id -u)" = 0 ]; }
 
 # -- system packages (root only; a user without root gets the simulated reader and a hint) --
 apt_packages="pcscd libpcsclite-dev swig"
-[ "$mode" != run ] && apt_packages="$apt_packages vsmartcard-vpcd"
+# the tests also run independent card clients against the virtual card (tests/test_conformance.py)
+[ "$mode" != run ] && apt_packages="$apt_packages vsmartcard-vpcd opensc opensc-pkcs11 pcsc-tools libnss3-tools openssl"
 PY=$(find_python) || { say "Python 3.11 以上が必要です: sudo apt-get install python3"; exit 1; }
 "$PY" -c 'import venv, ensurepip' 2>/dev/null || apt_packages="$apt_packages python3-venv"
 if command -v dpkg-query >/dev/null 2>&1; then

@@ -27,13 +27,6 @@ from sim.jpki import SimJpkiCa
 
 __all__ = ["VirtualCard", "SimTransport"]
 
-# DigestInfo prefixes the card accepts (RFC 8017 §9.2 note 1) → the hash they carry.
-_DIGEST_INFOS: dict[bytes, hashes.HashAlgorithm] = {
-    bytes.fromhex("3021300906052b0e03021a05000414"): hashes.SHA1(),
-    bytes.fromhex("3031300d060960864801650304020105000420"): hashes.SHA256(),
-    bytes.fromhex("3041300d060960864801650304020205000430"): hashes.SHA384(),
-    bytes.fromhex("3051300d060960864801650304020305000440"): hashes.SHA512(),
-}
 
 
 @dataclass
@@ -114,10 +107,19 @@ class VirtualCard:
             jpki.files[JpkiEF.AUTH_PIN] = auth
         # A card without a PIN (顔認証マイナンバーカード) keeps its key but no PIN can unlock it.
         jpki.files[JpkiEF.AUTH_KEY] = _Key(keys.private_key, (JpkiEF.AUTH_PIN,))
+        # The signature half (署名用): its own key, certificate and CA. The certificate names the
+        # holder: only the signature password opens it, and the key signs only after it.
+        signing_ca = self._ca.signature_ca
+        signing = signing_ca.card_keys(
+            fx.certificate.serial, fx.certificate.not_before, fx.certificate.not_after, holder_name=holder.name
+        )
+        jpki.files[JpkiEF.SIGN_CA_CERT] = _Binary(signing_ca.certificate_der)
+        # A card issued without a signature password (顔認証マイナンバーカード) has no signature
+        # certificate: municipalities state it is not issued for that card.
         if (sign := pin("signature", fx.pins.signature)) is not None:
             jpki.files[JpkiEF.SIGN_PIN] = sign
-        # The signature certificate holds the name and address: only the signature password opens it.
-        jpki.files[JpkiEF.SIGN_CERT] = _Binary(keys.certificate_der, (JpkiEF.SIGN_PIN,))
+            jpki.files[JpkiEF.SIGN_CERT] = _Binary(signing.certificate_der, (JpkiEF.SIGN_PIN,))
+            jpki.files[JpkiEF.SIGN_KEY] = _Key(signing.private_key, (JpkiEF.SIGN_PIN,))
 
         support = _Application()
         if (isp := pin("input_support", fx.pins.input_support)) is not None:
@@ -217,8 +219,10 @@ class VirtualCard:
         return handler(cmd)
 
     def _select(self, cmd: Command) -> Response:
-        if cmd.p2 != 0x0C:
-            return Response.status(SW.WRONG_P1P2)  # this card is only ever asked for "no FCI"
+        # Every client asks for "no FCI" (P2 0C); a test of real cards (AokiApp/jsapdu e2e) expects
+        # 9000 for P2 00 too. The FCI a real card would return is not documented: none is sent.
+        if cmd.p2 not in (0x0C, 0x00):
+            return Response.status(SW.WRONG_P1P2)
         if cmd.p1 == 0x04:
             if cmd.data not in self._apps:
                 return Response.status(SW.FILE_NOT_FOUND)
@@ -251,8 +255,10 @@ class VirtualCard:
         if ef.unlocked_by and not self._verified.intersection(ef.unlocked_by):
             return Response.status(SW.SECURITY_NOT_SATISFIED)
         offset = (cmd.p1 << 8) | cmd.p2
-        if offset > len(ef.data):
+        if offset >= len(ef.data):  # ISO 7816-4: an offset outside the EF
             return Response.status(SW.WRONG_P1P2)
+        # A read that runs past the end answers the bytes there are with 9000, as JPKIReader's
+        # whole-block reads of real cards show.
         length = 256 if cmd.le is None else cmd.le
         return Response(ef.data[offset : offset + length], SW.OK)
 
@@ -263,12 +269,14 @@ class VirtualCard:
         if not isinstance(pin, _Pin):
             return Response.status(SW.COMMAND_NOT_ALLOWED_NO_EF)
         tries = self._tries[pin.key]
-        if not cmd.data:  # status query: spends nothing
-            if self._ef in self._verified:
-                return Response.status(SW.OK)
-            return Response.status(SW.REFERENCE_DATA_UNUSABLE if tries == 0 else SW.VERIFY_FAILED | tries)
+        if not cmd.data:
+            # Status query, spends nothing: a real card always answers 63Cx, even right after a
+            # correct PIN ("JPKI card always return tries_left", OpenSC PR #959, with its trace),
+            # and OpenSC's driver fails on anything else. For a blocked PIN no source says: 63C0
+            # is chosen, which keeps the token listable (OpenSC reads both PINs when binding).
+            return Response.status(SW.VERIFY_FAILED | tries)
         if tries == 0:
-            return Response.status(SW.REFERENCE_DATA_UNUSABLE)
+            return Response.status(SW.REFERENCE_DATA_UNUSABLE)  # VERIFY on a blocked PIN (jpki/myna)
         if hashlib.sha256(cmd.data).digest() == hashlib.sha256(pin.value).digest():
             self._set_tries(pin.key, pin.max_tries)
             assert self._ef is not None
@@ -291,12 +299,39 @@ class VirtualCard:
             return Response.status(SW.CONDITIONS_NOT_SATISFIED)
         if not self._verified.intersection(key.unlocked_by):
             return Response.status(SW.SECURITY_NOT_SATISFIED)
-        for prefix, algorithm in _DIGEST_INFOS.items():
-            if cmd.data.startswith(prefix) and len(cmd.data) == len(prefix) + algorithm.digest_size:
-                digest = cmd.data[len(prefix) :]
-                signature = key.private_key.sign(digest, padding.PKCS1v15(), utils.Prehashed(algorithm))
-                return Response(signature, SW.OK)
-        return Response.status(SW.WRONG_DATA)
+        # The card pads what it is given (PKCS#1 v1.5 type 1) and signs: a DigestInfo from every
+        # JPKI client, the caller's raw bytes from OpenSC's CKM_RSA_PKCS (the driver advertises
+        # PAD_PKCS1 | HASH_NONE). It never hashes. Too long for the padding: wrong length.
+        signature = _pkcs1_sign(key.private_key, cmd.data)
+        if signature is None:
+            return Response.status(SW.WRONG_LENGTH)
+        return Response(signature, SW.OK)
+
+
+# DigestInfo prefixes (RFC 8017 §9.2 note 1): the common input, signed through OpenSSL (fast)
+_DIGEST_INFOS: dict[bytes, hashes.HashAlgorithm] = {
+    bytes.fromhex("3021300906052b0e03021a05000414"): hashes.SHA1(),
+    bytes.fromhex("3031300d060960864801650304020105000420"): hashes.SHA256(),
+    bytes.fromhex("3041300d060960864801650304020205000430"): hashes.SHA384(),
+    bytes.fromhex("3051300d060960864801650304020305000440"): hashes.SHA512(),
+}
+
+
+def _pkcs1_sign(key: rsa.RSAPrivateKey, data: bytes) -> bytes | None:
+    """RSASSA-PKCS1-v1_5 over `data` as given (RFC 8017 §9.2 step 5 onward: no hashing here)."""
+    for prefix, algorithm in _DIGEST_INFOS.items():
+        if data.startswith(prefix) and len(data) == len(prefix) + algorithm.digest_size:
+            # the same signature OpenSSL makes for a DigestInfo it builds itself
+            return key.sign(data[len(prefix) :], padding.PKCS1v15(), utils.Prehashed(algorithm))
+    numbers = key.private_numbers()
+    size = (numbers.public_numbers.n.bit_length() + 7) // 8
+    if not data or len(data) > size - 11:
+        return None
+    encoded = int.from_bytes(b"\x00\x01" + b"\xff" * (size - 3 - len(data)) + b"\x00" + data, "big")
+    # m^d mod n by the Chinese remainder theorem (RFC 8017 §5.1.2)
+    s1, s2 = pow(encoded, numbers.dmp1, numbers.p), pow(encoded, numbers.dmq1, numbers.q)
+    h = (numbers.iqmp * (s1 - s2)) % numbers.p
+    return (s2 + h * numbers.q).to_bytes(size, "big")
 
 
 def _long_form(tag: int, value: bytes) -> bytes:

@@ -34,6 +34,16 @@ FACES_DIR = FIXTURES_DIR / "faces"
 REFERENCE_DATE = dt.date(2026, 12, 1)
 
 
+# ATRs of real My Number cards, as pcsc-tools' smartcard_list.txt lists them:
+# through a PC/SC contactless reader, a PC/SC Part 3 ATR (3B 8x 80 01 + the card's ATQB data):
+#   3B 88 80 01 00 00 05 E0 B3 81 A1 00 7F  "Japanese JPKI card (aka JINC card) (eID)"
+# through a contact reader:
+#   3B DA 13 FF 81 31 FB 46 80 12 39 2F 31 C1 73 C6 01 C0 3B  "My Number Card (...) (eID)"
+# (3B E0 00 FF 81 31 FE 45 14, which OpenSC's JPKI driver lists, is the old 住基カード: "JUKICARD".)
+CONTACTLESS_ATR = "3B888001000005E0B381A1007F"
+CONTACT_ATR = "3BDA13FF8131FB468012392F31C173C601C03B"
+
+
 class FixtureError(StaffFacingError):
     """A fixture file is missing or malformed; the message names the file and the field."""
 
@@ -110,13 +120,19 @@ class CardFixture(_Model):
     name: str = ""
     description: str
     token: str = Field(default="JPKIAPICCTOKEN2", max_length=32)
-    atr: str = Field(default="3BE000FF8131FE4514", pattern=r"^([0-9A-Fa-f]{2})+$")
-    atr_comment: str = "contact ATR OpenSC knows for the JPKI card: 3B E0 00 FF 81 31 FE 45 14"
+    # How the card meets the reader: through the NFC field of a USB reader (the desk's case) or the
+    # contacts of a contact reader. The ATR follows unless a fixture names its own.
+    interface: Literal["contactless", "contact"] = "contactless"
+    atr_hex: str | None = Field(default=None, alias="atr", pattern=r"^([0-9A-Fa-f]{2})+$")
     certificate: CertificateFixture
     pins: PinsFixture
     holder: HolderFixture
     card_face: CardFaceFixture
     faults: FaultsFixture = FaultsFixture()
+
+    @property
+    def atr(self) -> str:
+        return self.atr_hex or (CONTACTLESS_ATR if self.interface == "contactless" else CONTACT_ATR)
 
     @property
     def photo_path(self) -> Path:

@@ -32,6 +32,16 @@ _CA_NAME = x509.Name(
     ]
 )
 
+# The signature half of the card has a CA of its own (署名用認証局), as the real JPKI does.
+_SIGN_CA_NAME = x509.Name(
+    [
+        x509.NameAttribute(NameOID.COUNTRY_NAME, "JP"),
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "JPKI"),
+        x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "JPKI for digital signature (SIMULATED)"),
+        x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "Japan Agency for Local Authority Information Systems (SIMULATED)"),
+    ]
+)
+
 
 def default_key_dir() -> Path:
     """Where simulated keys live: $MADOGUCHI_SIM_DIR/keys, else the user's cache."""
@@ -88,6 +98,7 @@ class SimJpkiCa:
     def __init__(self, key_dir: Path | None = None, *, name: x509.Name = _CA_NAME) -> None:
         self.key_dir = key_dir or default_key_dir()
         self.name = name
+        self._signature_ca: SimJpkiCa | None = None
         self._key = _load_or_make_key(self.key_dir / "jpki-ca-key.pem")
         self.certificate = self._ca_certificate()
 
@@ -120,14 +131,30 @@ class SimJpkiCa:
     def certificate_der(self) -> bytes:
         return self.certificate.public_bytes(serialization.Encoding.DER)
 
-    def card_keys(self, serial: int, not_before: dt.date, not_after: dt.date) -> CardKeyMaterial:
-        """The key pair and 利用者証明用電子証明書 of the card with this certificate serial.
+    @property
+    def signature_ca(self) -> SimJpkiCa:
+        """The CA of the card's signature half (its keys beside this one's, in `signature/`)."""
+        if self._signature_ca is None:
+            self._signature_ca = SimJpkiCa(self.key_dir / "signature", name=_SIGN_CA_NAME)
+        return self._signature_ca
 
-        The user-auth certificate carries no personal data: its subject is a random-looking ID.
-        `not_after` is the last valid day (JST), as printed in the renewal notice.
+    def card_keys(
+        self, serial: int, not_before: dt.date, not_after: dt.date, *, holder_name: str | None = None
+    ) -> CardKeyMaterial:
+        """The key pair and certificate of the card with this certificate serial.
+
+        From the user-auth CA: the 利用者証明用電子証明書, which carries no personal data (its subject
+        is a random-looking ID). From `signature_ca` with `holder_name`: the 署名用電子証明書, which
+        names the holder (as the real one names name, address, birth date and sex), for
+        non-repudiation. `not_after` is the last valid day (JST), as printed in the renewal notice.
         """
         key = _load_or_make_key(self.key_dir / "cards" / f"{serial}.pem")
-        subject = x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, "JP"), x509.NameAttribute(NameOID.COMMON_NAME, f"{serial:016X}")])
+        subject = x509.Name([
+            x509.NameAttribute(NameOID.COUNTRY_NAME, "JP"),
+            x509.NameAttribute(NameOID.COMMON_NAME, holder_name if holder_name else f"{serial:016X}"),
+        ])
+        # digital signature (user auth) / + content commitment (the signature certificate)
+        usage = x509.KeyUsage(True, holder_name is not None, False, False, False, False, False, False, False)
         cert = (
             x509.CertificateBuilder()
             .subject_name(subject)
@@ -136,7 +163,7 @@ class SimJpkiCa:
             .serial_number(serial)
             .not_valid_before(_jst_midnight(not_before))
             .not_valid_after(_jst_midnight(not_after + dt.timedelta(days=1)) - dt.timedelta(seconds=1))
-            .add_extension(x509.KeyUsage(True, False, False, False, False, False, False, False, False), critical=True)
+            .add_extension(usage, critical=True)
             .sign(self._key, hashes.SHA256())
         )
         return CardKeyMaterial(key, cert.public_bytes(serialization.Encoding.DER))

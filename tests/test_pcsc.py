@@ -208,7 +208,8 @@ def test_readers_listed_with_card_presence(stack, fresh_card):
     place_card(stack, card)
     readers = {r.name: r for r in list_readers()}
     assert readers[VPCD_READER].card_present
-    assert readers[VPCD_READER].atr == card.fixture.atr.upper()
+    assert readers[VPCD_READER].atr == bytes.fromhex(card.fixture.atr).hex(" ").upper()
+    assert readers[VPCD_READER].interface == "contactless"
     assert not readers["Virtual PCD 00 01"].card_present
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from desk.commands import EXIT_USAGE, UsageError, fail, os_error
+from reader.atr import INTERFACE_LABELS, card_interface, format_atr
 from reader.staff_facing import StaffFacingError
 
 if TYPE_CHECKING:
@@ -61,6 +62,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         transport, card = _open(args)
         try:
             info = card.read_info()
+            atr = transport.atr
         finally:
             transport.close()
     except StaffFacingError as exc:
@@ -72,6 +74,8 @@ def cmd_info(args: argparse.Namespace) -> int:
     if args.json:
         out = {
             "reader": transport.name,
+            "interface": card_interface(atr),
+            "atr": format_atr(atr),
             "token": info.token,
             "certificate": {
                 "serial": cert.serial,
@@ -87,7 +91,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         print(json.dumps(out, ensure_ascii=False, indent=2))
         return 0
     tries = "暗証番号なし（顔認証マイナンバーカード）" if info.pin_tries_left is None else f"残り{info.pin_tries_left}回"
-    print(f"リーダー        : {transport.name}")
+    print(f"リーダー        : {transport.name}（{INTERFACE_LABELS[card_interface(atr)]}）")
     print(f"カード種別      : マイナンバーカード（{info.token}）")
     print(f"電子証明書      : シリアル {cert.serial}")
     print(f"  発行者        : {cert.issuer}")

@@ -16,6 +16,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def cmd_readers(args: argparse.Namespace) -> int:
+    from reader.atr import INTERFACE_LABELS
     from reader.errors import ReaderError
     from reader.pcsc import list_readers
 
@@ -44,7 +45,7 @@ def cmd_readers(args: argparse.Namespace) -> int:
         state = "カードあり" if r.card_present else "カードなし"
         if r.in_use:
             state += "（ほかのアプリが使用中）"
-        atr = f"  ATR {r.atr}" if r.atr else ""
+        atr = f"  ATR {r.atr}（{INTERFACE_LABELS[r.interface]}）" if r.atr and r.interface else ""
         print(f"  {r.name.ljust(width)}  {state}{atr}")
     print("カードを読むとき: desk card info --reader pcsc:リーダー名（名前の一部でも可）")
     return 0
