@@ -91,7 +91,8 @@ class ConfirmationLog:
             demo=reply is not None and reply.demo, result_stem=stem,
         )
         self._confirmation(ConfirmationOp(record=record, visual_use_op=self._visual_use_op, reply=reply))
-        self.export_problem = deliver(self.ports.results, self.recorder, reply, stem)
+        if self.record_place != "none":  # not recorded: staff redo it, and one result file is enough
+            self.export_problem = deliver(self.ports.results, self.recorder, reply, stem)
 
     def _confirmation(self, op: JournalOp) -> None:
         self.not_recorded = None

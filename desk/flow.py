@@ -25,6 +25,7 @@ from desk.models import (
 )
 
 __all__ = [
+    "GRACE_NO_CONSENT",
     "State",
     "Reception",
     "FlowError",
@@ -55,6 +56,12 @@ __all__ = [
     "RecordOutcome",
 ]
 
+
+
+GRACE_NO_CONSENT = (
+    "電子証明書の有効期限が切れています（3か月の猶予期間中）。猶予期間中は資格の確認だけができ、"
+    "薬剤・診療などの医療情報は共有されないため、同意の確認はありません。"
+)
 
 
 class State(str, Enum):
@@ -97,6 +104,9 @@ class CardRead:
     pin_tries_left: int | None  # None: no PIN set
     face_failures: int = 0
     visual_locked: bool = False
+    # the certificate has expired and is in its 3-month grace: eligibility only, no medical
+    # information is shared, so there is no consent to ask
+    in_grace: bool = False
 
 
 @dataclass(frozen=True)
@@ -235,6 +245,7 @@ class Reception:
     pin_tries_left: int | None = None
     face_failures: int = 0
     visual_locked: bool = False
+    in_grace: bool = False
     failure: FailureName | None = None
     message: str = ""
     reply: EligibilityReply | None = None
@@ -312,6 +323,7 @@ class Reception:
         self.pin_tries_left = event.pin_tries_left
         self.face_failures = event.face_failures
         self.visual_locked = event.visual_locked
+        self.in_grace = event.in_grace
         if not self.available_methods():
             failure = FailureName.PIN_BLOCKED if not self.pin_available else FailureName.FACE_LOCKED
             return self._fail(failure, "本人確認の方法がありません。資格確認書などで確認してください。")
@@ -402,8 +414,10 @@ class Reception:
     def _authenticated(self, event: Authenticated) -> list[Effect]:
         self._proof, self._nonce = event.proof, event.nonce
         self.message = ""
-        if self.facility_type is FacilityType.QUALIFICATION_ONLY:
-            # ③ 資格確認限定型: no medical information, so no consent step
+        if self.facility_type is FacilityType.QUALIFICATION_ONLY or self.in_grace:
+            # ③ 資格確認限定型, or a certificate in its grace: no medical information, no consent step
+            if self.in_grace:
+                self.message = GRACE_NO_CONSENT
             self.state = State.QUERYING
             return [QueryCentral(event.proof, event.nonce, frozenset())]
         self.state = State.CONSENT
@@ -435,6 +449,7 @@ class Reception:
         self.message = ""
         self.reply = None
         self.certificate_fingerprint = None
+        self.in_grace = False
         self._proof = None
         self._nonce = b""
 

@@ -22,6 +22,11 @@ import json
 import os
 import sqlite3
 import threading
+
+try:  # POSIX; elsewhere restores rely on the desks being stopped
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import Enum
@@ -39,6 +44,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "VISUAL_LOCK_THRESHOLD",
     "VISUAL_LOCK_DURATION",
+    "JournalConflict",
     "JournalDamaged",
     "VisualLockCounter",
     "JournalError",
@@ -50,6 +56,7 @@ __all__ = [
     "HistoryKind",
     "HistoryItem",
     "Journal",
+    "exclusive_presence",
 ]
 
 JST = dt.timezone(dt.timedelta(hours=9), "JST")
@@ -86,6 +93,13 @@ class JournalError(StaffFacingError):
     """The journal could not be opened, read or written. Nothing was half-written."""
 
     title = "受付記録のエラー"
+
+
+class JournalConflict(JournalError):
+    """A write the journal refuses for good, whatever its state (a re-run already recorded, a
+    constraint): retrying cannot help, so it must not block the writes behind it."""
+
+    title = "受付記録に入らない記録です"
 
 
 class JournalDamaged(JournalError):
@@ -312,6 +326,58 @@ def _translate(exc: sqlite3.Error, path: Path) -> JournalError:
     return JournalError(f"受付記録（{path}）の処理に失敗しました：{exc}。今回の記録は保存されていません。")
 
 
+def _create(path: Path) -> None:
+    """A new journal appears complete or not at all: made aside (0600: SQLite would follow the
+    umask, and -wal/-shm copy the file's mode), then linked into place, so a 0-byte journal is
+    never one that is merely new. If another desk made it meanwhile, theirs is used."""
+    staged = path.with_name(f".{path.name}.new-{os.getpid()}")
+    staged.unlink(missing_ok=True)
+    os.close(os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    try:
+        conn = sqlite3.connect(staged, isolation_level=None)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for version, script in enumerate(_MIGRATIONS, 1):
+                for statement in script.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {version}")
+            conn.execute("COMMIT")
+        finally:
+            conn.close()
+        try:
+            os.link(staged, path)
+        except FileExistsError:
+            pass
+    finally:
+        staged.unlink(missing_ok=True)
+
+
+def _hold_presence(path: Path) -> int | None:
+    """A shared lock a desk holds while its journal is open: `desk journal restore` takes it
+    exclusively, so it never swaps the file under a running desk."""
+    if fcntl is None:  # pragma: no cover - Windows
+        return None
+    fd = os.open(path.with_name(path.name + ".desks"), os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_SH)
+    return fd
+
+
+def exclusive_presence(path: Path) -> int | None:
+    """The presence lock held exclusively (no desk has the journal open), or None when a desk has.
+    The caller closes the descriptor it gets."""
+    if fcntl is None:  # pragma: no cover - Windows
+        return -1
+    private_dir(path.parent)
+    fd = os.open(path.with_name(path.name + ".desks"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
 class Journal:
     """The reception journal. Thread-safe: the TUI's workers may share one instance."""
 
@@ -320,10 +386,12 @@ class Journal:
         self.read_only = read_only
         self._lock = threading.RLock()
         self._depth = 0  # nested _write() calls join the transaction already open
+        self._presence: int | None = None
         try:
             if read_only:
                 if not self.path.exists():
                     raise JournalError(f"受付記録（{self.path}）がありません。", "受付記録がありません")
+                self._refuse_if_emptied()
                 uri = self.path.resolve().as_uri() + "?mode=ro"
                 self._conn = sqlite3.connect(
                     uri, uri=True, timeout=busy_timeout, isolation_level=None, check_same_thread=False
@@ -332,8 +400,9 @@ class Journal:
                 private_dir(self.path.parent)
                 if self.path.exists():
                     self._refuse_if_emptied()
-                else:  # SQLite would create it by the umask; -wal/-shm copy its mode
-                    os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
+                else:
+                    _create(self.path)
+                self._presence = _hold_presence(self.path)
                 self._conn = sqlite3.connect(
                     self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
                 )
@@ -406,6 +475,9 @@ class Journal:
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+            if self._presence is not None:
+                os.close(self._presence)  # releases this desk's share of the presence lock
+                self._presence = None
 
     def __enter__(self) -> Journal:
         return self
@@ -560,7 +632,10 @@ class Journal:
         with self._write() as conn:
             if conn.execute("SELECT 1 FROM applied_ops WHERE op_id = ?", (op.op_id,)).fetchone():
                 return None
-            result = op.run(self)
+            try:
+                result = op.run(self)
+            except sqlite3.IntegrityError as exc:  # the data, not the journal's state: for good
+                raise JournalConflict(f"受付記録に入らない記録です（{exc}）。") from exc
             conn.execute(
                 "INSERT INTO applied_ops (op_id, applied_at) VALUES (?, ?)", (op.op_id, _stamp(_to_jst(None)))
             )
@@ -705,9 +780,9 @@ class Journal:
         with self._write() as conn:
             row = conn.execute("SELECT * FROM outage_queue WHERE id = ?", (item_id,)).fetchone()
             if row is None:
-                raise JournalError(f"再照会待ちの記録 {item_id} がありません。", "再照会の記録がありません")
+                raise JournalConflict(f"再照会待ちの記録 {item_id} がありません。", "再照会の記録がありません")
             if row["status"] != OutageStatus.PENDING.value:
-                raise JournalError(f"再照会待ちの記録 {item_id} は再照会済みです。", "再照会済みです")
+                raise JournalConflict(f"再照会待ちの記録 {item_id} は再照会済みです。", "再照会済みです")
             confirmation_id = self._insert_confirmation(
                 conn,
                 ConfirmationRecord(

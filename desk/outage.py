@@ -26,7 +26,11 @@ RERUN_STAFF_ID = "outage-requery"  # who re-ran a queued confirmation: the termi
 def retry_outage_queue(ports: DeskPorts, recorder: Recorder) -> list[Outcome]:
     """Re-run every pending item in order; stop at the first one the system still cannot take."""
     outcomes = []
+    # a re-run already made whose record still waits in the outbox is not made again
+    waiting = {op.item_id for op in recorder.outbox.pending() if isinstance(op, OutageDoneOp)}
     for item in ports.journal.pending_outages():
+        if item.id in waiting:
+            continue
         now = ports.clock()
         try:
             reply = _rerun(ports, item)

@@ -10,6 +10,8 @@ read is never dropped silently: the outbox then refuses to flush and says so.
 from __future__ import annotations
 
 import contextlib
+import errno
+import logging
 import os
 import threading
 from collections.abc import Iterator
@@ -27,6 +29,8 @@ except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
 __all__ = ["Outbox", "OutboxError", "outbox_path"]
+
+_log = logging.getLogger("madoguchi.desk")
 
 
 class OutboxError(StaffFacingError):
@@ -96,23 +100,25 @@ class Outbox:
             with self._lock:
                 self._memory.append(op)
             return
-        line = op.model_dump_json().encode("utf-8") + b"\n"
         try:
-            private_dir(self.path.parent)
-            created = not self.path.exists()
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-            try:
-                os.write(fd, line)
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            if created:
-                _fsync_dir(self.path.parent)
+            _append_line(self.path, op.model_dump_json().encode("utf-8") + b"\n")
         except OSError as exc:
             raise OutboxError(
                 f"受付記録にも一時保存（{self.path}）にも書き込めません：{exc.strerror or exc}。"
                 "この記録は保存されていません。ディスクの空きと権限を確認してください。"
             ) from exc
+
+    def set_aside(self, op: JournalOp, reason: str) -> None:
+        """A write the journal refuses for good (not busy: it can never apply, e.g. a re-run already
+        recorded): kept beside the outbox for the administrator, no longer blocking the others."""
+        if self.path is None:
+            return
+        aside = self.path.with_name(self.path.name + ".rejected")
+        try:
+            _append_line(aside, op.model_dump_json().encode("utf-8") + b"\n")
+        except OSError as exc:
+            raise OutboxError(f"受付記録に入らない記録を {aside} に残せません：{exc.strerror or exc}") from exc
+        _log.error("journal refused op %s for good (%s); kept in %s", op.op_id, reason, aside)
 
     def keep_only(self, ops: list[JournalOp]) -> None:
         """What is left after a flush (call inside `locked`)."""
@@ -126,6 +132,38 @@ class Outbox:
                 self.path.unlink(missing_ok=True)
         except OSError as exc:
             raise OutboxError(f"受付記録の一時保存（{self.path}）を更新できません：{exc.strerror or exc}") from exc
+
+
+def _append_line(path: Path, line: bytes) -> None:
+    """Append one whole line and fsync it. A tail left by a crash mid-append (never acknowledged)
+    is cut off first, so it cannot glue itself to this line; a write that fails part-way is
+    undone, so a half line is never left to be mistaken for a kept one."""
+    private_dir(path.parent)
+    created = not path.exists()
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        size = os.fstat(fd).st_size
+        if size:
+            tail = os.pread(fd, min(size, 65536), max(0, size - 65536))
+            if not tail.endswith(b"\n"):
+                cut = tail.rfind(b"\n")
+                size = max(0, size - len(tail)) + (cut + 1 if cut >= 0 else 0)
+                os.ftruncate(fd, size)
+        written = 0
+        try:
+            while written < len(line):
+                n = os.pwrite(fd, line[written:], size + written)
+                if n <= 0:
+                    raise OSError(errno.ENOSPC, "No space left on device", str(path))
+                written += n
+            os.fsync(fd)
+        except OSError:
+            os.ftruncate(fd, size)
+            raise
+    finally:
+        os.close(fd)
+    if created:
+        _fsync_dir(path.parent)
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -106,6 +106,7 @@ def build_outcome(
             name=validity.label,
             label=f"{validity.label}（デモ・資格確認ではありません）" if reply.demo else validity.label,
             demo=reply.demo,
+            message=message,
             method=method,
             copay_percent=copay,
             insurer_number=record.insurer_number.strip() if record else None,

@@ -13,7 +13,7 @@ import logging
 import threading
 from collections.abc import Callable
 
-from desk.journal import JournalError
+from desk.journal import JournalConflict, JournalError
 from desk.journal_ops import JournalOp
 from desk.outbox import Outbox
 from desk.ports import JournalPort
@@ -44,6 +44,10 @@ class Recorder:
             if self.flush():
                 try:
                     result = self._journal().apply(op)
+                except JournalConflict as exc:
+                    self.outbox.set_aside(op, exc.title)  # refused for good: waiting cannot help
+                    self.error = exc
+                    return None
                 except JournalError as exc:
                     self.error = exc
                 else:
@@ -62,7 +66,10 @@ class Recorder:
             done = 0
             try:
                 for op in ops:
-                    self._journal().apply(op)
+                    try:
+                        self._journal().apply(op)
+                    except JournalConflict as exc:
+                        self.outbox.set_aside(op, exc.title)  # never applicable: out of the way, kept
                     done += 1
             except JournalError as exc:
                 self.error = exc

@@ -77,6 +77,8 @@ def deliver_owed(journal: Journal, results: ResultFiles) -> int:
         except (ExportError, JournalError) as exc:
             _log.warning("owed result %s still not written: %s", stem, exc.title)
             break  # the folder or the journal is not back yet: try again next start
+        except ValueError:  # a stored answer this version cannot read: left owed, never printed
+            _log.error("owed result %s cannot be read back; left in the journal", stem)
     if written:
         _log.info("wrote %d result files a previous run owed", written)
     return written

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from desk import flow
 from desk.central import CentralError, make_consent
+from desk.certificate_grace import CertificateStatus, certificate_status
 from desk.confirmation_log import ConfirmationLog
 from desk.export import Tidied
 from desk.facility import FacilityConfig, FacilityError, check_visual_password
@@ -363,6 +364,7 @@ class DeskSession:
                 certificate_fingerprint=fingerprint,
                 certificate_not_after=info.certificate.expiry_date,
                 pin_tries_left=info.pin_tries_left,
+                in_grace=certificate_status(info.certificate.expiry_date, self.ports.clock().date()) is CertificateStatus.GRACE,
                 face_failures=self.journal.face_state(fingerprint).consecutive_failures,
                 visual_locked=self.journal.visual_lock_state(
                     self.facility.medical_institution_code, now=self.ports.wall_clock()
@@ -538,7 +540,7 @@ class DeskSession:
         r = self.reception
         today = self.ports.clock().date()
         if r.state is State.RESULT and r.reply is not None:
-            self.outcome = build_outcome(reply=r.reply, method=r.method, today=today)
+            self.outcome = build_outcome(reply=r.reply, method=r.method, today=today, message=r.message)
         else:
             self.outcome = build_outcome(
                 failure=r.failure, message=r.message, method=r.method, today=today,

@@ -53,6 +53,7 @@ __all__ = [
     "open_desk",
     "card_front_reader",
     "check_population",
+    "training_config_path",
     "is_bad_argument",
     "open_transport",
     "training_desk",
@@ -139,6 +140,13 @@ def is_bad_argument(error: Exception) -> bool:
     """The desk could not be assembled because of what the command line named (an unknown card,
     camera scenario or reader spec), not because of the machine: a usage error (exit 2)."""
     return isinstance(error, UsageError)
+
+
+def training_config_path(sim_dir: Path | None = None) -> Path:
+    """The training desk's own facility config (its journal, result folder, 目視 password)."""
+    from sim.world import default_sim_dir
+
+    return (sim_dir or default_sim_dir()) / "facility.json"
 
 
 def check_population(path: Path) -> None:
@@ -237,7 +245,7 @@ def _training_desk(config: DeskConfig) -> Desk:
 
 
 def _training_facility(directory: Path) -> FacilityConfig:
-    path = directory / "facility.json"
+    path = training_config_path(directory)
     if path.exists():
         return load_config(path)
     facility = FacilityConfig(

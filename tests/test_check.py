@@ -206,3 +206,9 @@ def test_bad_input_is_refused_before_anything_is_written(capsys, tmp_path, args)
     assert code == 2 and "Traceback" not in err
     assert any(line.startswith(("入力内容が正しくありません:", "コマンドの指定が正しくありません:")) for line in err.splitlines())
     assert not (tmp_path / "journal.sqlite3").exists()  # refused before the desk was even opened
+
+
+def test_a_certificate_in_its_grace_shares_no_medical_information(capsys, tmp_path):
+    out = run_check(capsys, tmp_path, "--card", "cert-expired-2m", "--method", "pin", "--pin", "1234", "--consent", "YZK,SRJ")
+    assert out["outcome"]["code"] == 1 and out["consent"] == []  # not even asked
+    assert "猶予期間" in out["message"] and "医療情報" in out["message"]

@@ -206,3 +206,21 @@ def test_out_of_order_event_is_a_flow_error():
     with pytest.raises(FlowError) as err:
         r.handle(PinEntered("1234"))
     assert "Can't handle PinEntered when in idle" in str(err.value)
+
+
+def test_a_certificate_in_its_grace_skips_the_consent_and_says_why():
+    from desk.flow import GRACE_NO_CONSENT
+
+    r = Reception()
+    r.handle(CardInserted())
+    r.handle(CardRead("fp", NOT_AFTER, 3, in_grace=True))
+    r.handle(MethodChosen(AuthMethod.PIN))
+    r.handle(PinEntered("1234"))
+    effects = r.handle(Authenticated(PROOF, b"n"))
+    assert r.state is State.QUERYING and effects == [QueryCentral(PROOF, b"n", frozenset())]
+    assert r.message == GRACE_NO_CONSENT and "猶予期間" in r.message
+    r2 = Reception()
+    read(r2)
+    r2.handle(MethodChosen(AuthMethod.PIN))
+    r2.handle(PinEntered("1234"))
+    assert r2.handle(Authenticated(PROOF, b"n")) == [] and r2.state is State.CONSENT  # outside the grace: asked

@@ -813,7 +813,10 @@ for _id, _month in {
 }.items():
     case(f"stats-month-{_id}", (*STATS, "--month", _month), 2)
 case("stats-month-newline", (*STATS, "--month", "2026-12\n"), {0, 2})
-case("stats-no-journal-no-config", ("stats", "--month", "2026-12"), 2)
+# no facility set up: the training desk's journal (the state folder holds confirmations) is counted
+case("stats-no-config-training-journal", ("stats", "--month", "2026-12"), 0)
+case("stats-no-journal-no-config", ("stats", "--month", "2026-12"), 2,
+     setup=lambda c: os.environ.__setitem__("MADOGUCHI_SIM_DIR", str(c.tmp / "no-training-here")))
 case("stats-journal-missing", ("stats", "--month", "2026-12", "--journal", "{tmp}/nope.sqlite3"), 2)
 case("stats-journal-folder", ("stats", "--month", "2026-12", "--journal", "{dir}"), 2)
 case("stats-journal-under-file", ("stats", "--month", "2026-12", "--journal", "{file}/j.sqlite3"), 2)

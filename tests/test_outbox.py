@@ -78,10 +78,10 @@ def test_with_neither_journal_nor_outbox_the_check_fails_and_says_so(capsys, sim
 
     assert _check(capsys, sim_base, "--method", "pin", "--pin", "1234")[0] == 0
 
-    def disk_full(fd, data):
+    def disk_full(fd, data, offset):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr("desk.outbox.os.write", disk_full)  # the outbox cannot be written either
+    monkeypatch.setattr("desk.outbox.os.pwrite", disk_full)  # the outbox cannot be written either
     holder = _hold_journal(sim_base)
     try:
         code = main(["check", "--sim-dir", str(sim_base), "--json", "--card", "adult", "--method", "pin", "--pin", "1234"])
@@ -205,3 +205,82 @@ def test_result_files_that_cannot_be_written_are_owed_and_written_at_the_next_st
         assert conn.execute("SELECT COUNT(*) FROM pending_exports").fetchone() == (0,)
         assert conn.execute("SELECT COUNT(*) FROM confirmations").fetchone() == (2,)
     assert len(list((sim_base / "res").glob("OQS_*.xml"))) == 2
+
+
+def test_an_append_after_a_torn_tail_keeps_every_acknowledged_op(tmp_path):
+    box = Outbox(tmp_path / "outbox")
+    first = VisualUseOp(staff_id="A", at=T0)
+    box.append(first)
+    with open(tmp_path / "outbox", "ab") as handle:
+        handle.write(b'{"kind": "visual_use", "op_')  # a crash in the middle of an append
+    second = VisualUseOp(staff_id="B", at=T0)
+    box.append(second)  # the torn, never acknowledged tail is cut, not glued to this line
+    assert [o.op_id for o in box.pending()] == [first.op_id, second.op_id]
+
+
+def test_an_append_that_fails_part_way_leaves_no_half_line(tmp_path, monkeypatch):
+    import errno
+    import os
+
+    box = Outbox(tmp_path / "outbox")
+    first = VisualUseOp(staff_id="A", at=T0)
+    box.append(first)
+    real = os.pwrite
+    calls = []
+
+    def half_then_full(fd, data, offset):
+        calls.append(1)
+        if len(calls) == 1:
+            return real(fd, data[: len(data) // 2], offset)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("desk.outbox.os.pwrite", half_then_full)
+    with pytest.raises(OutboxError):
+        box.append(VisualUseOp(staff_id="B", at=T0))
+    monkeypatch.undo()
+    assert [o.op_id for o in box.pending()] == [first.op_id]
+    assert (tmp_path / "outbox").read_bytes().endswith(b"\n")
+
+
+def test_a_write_refused_for_good_is_set_aside_and_blocks_nothing(tmp_path):
+    from desk.journal_ops import OutageDoneOp, OutageOp
+
+    journal = Journal(tmp_path / "j.sqlite3")
+    box = Outbox(tmp_path / "j.sqlite3.outbox")
+    recorder = Recorder(lambda: journal, box)
+    item = recorder.record(OutageOp(channel=Channel.MYNA, method=AuthMethod.PIN, facility_type=FacilityType.NORMAL, at=T0))
+    assert recorder.record(OutageDoneOp(item_id=item, validity=Validity.VALID, at=T0)) is not None
+    again = OutageDoneOp(item_id=item, validity=Validity.VALID, at=T0)  # a second desk re-ran it too
+    assert recorder.record(again) is None
+    assert recorder.waiting == 0  # not left in the outbox to block what comes after
+    rejected = (tmp_path / "j.sqlite3.outbox.rejected").read_text(encoding="utf-8")
+    assert again.op_id in rejected
+    op = ConfirmationOp(record=ConfirmationRecord(
+        at=T0, channel=Channel.MYNA, method=AuthMethod.PIN, validity=Validity.VALID, facility_type=FacilityType.NORMAL,
+    ))
+    assert recorder.record(op) is not None
+
+
+def test_restore_waits_for_every_desk_to_stop(capsys, sim_base, tmp_path):
+    code, _ = _check(capsys, sim_base, "--method", "pin", "--pin", "1234")
+    journal = sim_base / "journal.sqlite3"
+    backup = tmp_path / "b.sqlite3"
+    with Journal(journal, read_only=True) as j:
+        j.backup_to(backup)
+    running = Journal(journal)  # a desk is open on it
+    try:
+        assert main(["journal", "restore", "--journal", str(journal), "--from", str(backup)]) == 1
+        assert "受付端末が動いています" in capsys.readouterr().err
+    finally:
+        running.close()
+    assert main(["journal", "restore", "--journal", str(journal), "--from", str(backup)]) == 0
+
+
+def test_an_emptied_journal_is_named_so_even_read_only(tmp_path):
+    from desk.journal import JournalDamaged
+
+    path = tmp_path / "j.sqlite3"
+    Journal(path).close()
+    path.write_bytes(b"")
+    with pytest.raises(JournalDamaged, match="0バイト"):
+        Journal(path, read_only=True)

@@ -245,3 +245,14 @@ def test_desk_stats_errors(tmp_path, capsys, no_config):
     assert main(["stats", "--month", "2026-10", "--journal", str(tmp_path / "none.sqlite3")]) == 2  # named, missing
     err = capsys.readouterr().err
     assert "YYYY-MM" in err and "none.sqlite3 がありません" in err
+
+
+def test_desk_stats_counts_the_training_journal_when_no_facility_is_set_up(tmp_path, capsys, no_config, monkeypatch):
+    sim = tmp_path / "sim"
+    monkeypatch.setenv("MADOGUCHI_SIM_DIR", str(sim))
+    assert main(["check", "--sim-dir", str(sim), "--card", "adult", "--method", "pin", "--pin", "1234", "--json"]) == 0
+    capsys.readouterr()
+    assert main(["stats", "--month", "2026-12", "--json"]) == 0  # the fixtures' day: 2026-12-01
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["myna_count"] == 1
+    assert "訓練用の受付記録" in captured.err

@@ -104,31 +104,70 @@ def _backup(args: argparse.Namespace) -> int:
 
 
 def _restore(args: argparse.Namespace) -> int:
-    from desk.journal import Journal, JournalDamaged
+    from desk.journal import Journal, JournalDamaged, JournalError, exclusive_presence
 
     path = _journal_path(args)
     source = Path(args.source)
     if not source.is_file():
         raise UsageError(f"バックアップ（{source}）がありません。")
-    # the backup must itself be sound before anything is touched
+    lock = exclusive_presence(path)
+    if lock is None:
+        raise JournalError(
+            f"受付記録（{path}）を使っている受付端末があります。すべての受付端末（desk）を終了してから戻してください。",
+            "受付端末が動いています",
+        )
+    staged = path.with_name(f".{path.name}.restoring")
     try:
-        with Journal(source, read_only=True) as backup:
-            if backup.integrity() != ["ok"]:
-                raise JournalDamaged(f"バックアップ（{source}）にも異常があります。別のバックアップを指定してください。")
-            count = len(backup.confirmations())
-            staged = backup.backup_to(path.with_name(f".{path.name}.restoring"))
-    except sqlite3.Error as exc:
-        raise JournalDamaged(f"バックアップ（{source}）を読めません：{exc}") from exc
-    kept = None
-    if path.exists():
-        kept = path.with_name(f"{path.name}.replaced-{dt.datetime.now():%Y%m%d-%H%M%S}")
-        os.replace(path, kept)  # never deleted: it may hold records the backup lacks
-        for suffix in ("-wal", "-shm"):
-            side = path.with_name(path.name + suffix)
-            if side.exists():
-                os.replace(side, kept.with_name(kept.name + suffix))
-    os.replace(staged, path)
+        count = _stage_backup(source, staged)
+        # an older backup is brought to this version's format here, before anything is replaced
+        with Journal(staged) as restored:
+            if restored.integrity() != ["ok"]:
+                raise JournalDamaged(f"バックアップ（{source}）を今の形式にできませんでした。")
+        kept = _move_aside(path)
+        os.replace(staged, path)
+    finally:
+        for leftover in (staged, staged.with_name(staged.name + ".desks")):
+            leftover.unlink(missing_ok=True)
+        if lock >= 0:
+            os.close(lock)
     print(f"バックアップから戻しました: {path}（確認の記録 {count}件）")
     if kept is not None:
         print(f"置き換えた受付記録は残してあります: {kept}")
     return 0
+
+
+def _stage_backup(source: Path, staged: Path) -> int:
+    """The backup, checked, copied beside the journal (0600); its number of confirmations."""
+    from desk.journal import JournalDamaged
+
+    staged.unlink(missing_ok=True)
+    os.close(os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    try:
+        src = sqlite3.connect(source.resolve().as_uri() + "?mode=ro", uri=True)
+        try:
+            if [str(r[0]) for r in src.execute("PRAGMA integrity_check")] != ["ok"]:
+                raise JournalDamaged(f"バックアップ（{source}）にも異常があります。別のバックアップを指定してください。")
+            count = int(src.execute("SELECT COUNT(*) FROM confirmations").fetchone()[0])
+            dest = sqlite3.connect(staged)
+            try:
+                src.backup(dest)
+            finally:
+                dest.close()
+        finally:
+            src.close()
+    except sqlite3.Error as exc:
+        raise JournalDamaged(f"バックアップ（{source}）を受付記録として読めません：{exc}") from exc
+    return count
+
+
+def _move_aside(path: Path) -> Path | None:
+    """The journal being replaced, kept beside it (it may hold records the backup lacks)."""
+    if not path.exists():
+        return None
+    kept = path.with_name(f"{path.name}.replaced-{dt.datetime.now():%Y%m%d-%H%M%S}")
+    os.replace(path, kept)
+    for suffix in ("-wal", "-shm"):
+        side = path.with_name(path.name + suffix)
+        if side.exists():
+            os.replace(side, kept.with_name(kept.name + suffix))
+    return kept

@@ -47,6 +47,14 @@ def run(args: argparse.Namespace) -> int:
             return fail(exc)
     if args.journal is not None and not _is_file(args.journal):
         return fail(UsageError(f"受付記録 --journal {args.journal[:200]} がありません（ファイルを指定してください）。"), EXIT_USAGE)
+    if args.journal is None and config is None:
+        # no facility set up: the training desk's own journal (`desk`, `desk check`), said so
+        from desk.wiring import training_config_path
+
+        training = training_config_path()
+        if training.exists():
+            config = load_config(training)
+            print(f"施設設定がないため、訓練用の受付記録（{config.journal_path}）を集計します。", file=sys.stderr)
     journal_path = args.journal or (config.journal_path if config else None)
     if journal_path is None:
         print(
