@@ -513,6 +513,16 @@ def tidy_results(res_dir: Path, *, keep_days: int, now: float | None = None) -> 
         return Tidied(0, 0)
     now = time.time() if now is None else now
     old = partial = 0
+    # the 申立書 saved beside res/ (desk/tui/screens/moushitate.py) holds the same kind of data
+    forms = res_dir.parent / "moushitate"
+    if keep_days and forms.is_dir():
+        for path in forms.glob("moushitate-*"):
+            try:
+                if now - path.stat().st_mtime > keep_days * 86400:
+                    path.unlink()
+                    old += 1
+            except FileNotFoundError:
+                continue
     for path in res_dir.iterdir():
         name = path.name
         try:

@@ -353,6 +353,15 @@ def _create(path: Path) -> None:
         staged.unlink(missing_ok=True)
 
 
+def _make_private(path: Path) -> None:
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            if file.stat().st_mode & 0o077:
+                os.chmod(file, 0o600)
+        except FileNotFoundError:
+            continue
+
+
 def _hold_presence(path: Path) -> int | None:
     """A shared lock a desk holds while its journal is open: `desk journal restore` takes it
     exclusively, so it never swaps the file under a running desk."""
@@ -400,6 +409,7 @@ class Journal:
                 private_dir(self.path.parent)
                 if self.path.exists():
                     self._refuse_if_emptied()
+                    _make_private(self.path)  # one created by an older version under a wide umask
                 else:
                     _create(self.path)
                 self._presence = _hold_presence(self.path)

@@ -126,6 +126,22 @@ def test_the_result_folder_is_tidied_at_start(capsys, sim_base):
     os.utime(old, (long_ago, long_ago))
     partial = res / ".OQS_1_20261201T090000_x.xml.abc.tmp"  # a crash mid-write: personal data, never a result
     partial.write_text("<half", encoding="utf-8")
+    forms = sim_base / "moushitate"
+    forms.mkdir()
+    old_form = forms / "moushitate-20260101-090000.html"  # a 申立書 saved long ago
+    old_form.write_text("<html/>", encoding="utf-8")
+    os.utime(old_form, (long_ago, long_ago))
     session, _ = training_desk(None, base_dir=sim_base, camera=None)
-    assert session.tidied is not None and (session.tidied.removed_old, session.tidied.removed_partial) == (1, 1)
+    assert session.tidied is not None and (session.tidied.removed_old, session.tidied.removed_partial) == (2, 1)
+    assert not old_form.exists()
     assert sorted(res.iterdir()) == fresh  # this run's results (93 days by default) are kept
+
+
+def test_a_journal_made_under_a_wide_umask_is_made_private_when_opened(tmp_path):
+    import os
+
+    path = tmp_path / "j.sqlite3"
+    Journal(path).close()
+    os.chmod(path, 0o644)  # as an older version left it under umask 022
+    Journal(path).close()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
