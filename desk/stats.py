@@ -16,8 +16,12 @@ Tiers, from the seed's table 「マイナ保険証利用率（案）」 (令和6
   for 令和6年10月～令和7年1月 the オンライン資格確認件数ベース rate of 2 months before may be used instead.
   This journal counts online confirmations, so its rate is exactly the latter; for the former it is an
   approximation, and the output says so.
-- 令和7年4月以降: the seed says the requirement is still to be set (本年末を目途に検討、設定). The output
-  says "未定" for those months rather than guess.
+- 令和7年4月以降 (set after the seed; shared/research/real-world-2026.md §1, each row's source in
+  TIER_RULES): 45/30/15% from 2025-04, 60/40/25% from 2025-10, 70/50/30% from 2026-03 (小児科特例
+  12/22/27%, not modelled: the facility config does not say whether it applies). From 2026-06 the
+  加算 is abolished and replaced by 電子的診療情報連携体制整備加算, whose tiers depend on 電子処方箋 /
+  電子カルテ情報共有 readiness with a usage floor of 30% (how that 30% is measured is open): the
+  output says so instead of a tier.
 - 令和6年6月～9月: one 加算 (8点 / 歯科6点 / 調剤4点) without a usage requirement.
 
 Points (初診時, seed): 加算1 11/9/7, 加算2 10/8/6, 加算3 8/6/4 (医科/歯科/調剤).
@@ -64,7 +68,6 @@ TIER_POINTS: dict[int, dict[str, int]] = {
 # 令和6年6月～9月: 医療DX推進体制整備加算 8点（歯科6点, 調剤4点）, no usage requirement yet.
 FLAT_POINTS: dict[str, int] = {"医科": 8, "歯科": 6, "調剤": 4}
 _FLAT_FROM = (2024, 6)
-_UNDECIDED_FROM = (2025, 4)
 # Months of application for which the online-confirmation-based rate of 2 months before may be used.
 _ONLINE_BASIS_FROM = (2024, 10)
 _ONLINE_BASIS_UNTIL = (2025, 1)
@@ -80,18 +83,35 @@ class StatsError(StaffFacingError):
 
 
 class TierRule(Model):
-    """One column of the seed's table."""
+    """One period of the usage-rate requirement, with where it comes from."""
 
     results_label: str
     applies_from: YearMonth
     applies_until: YearMonth
     thresholds: dict[int, int]  # tier → minimum rate in percent (以上)
+    source: str
+    points_note: str = ""  # points that differ from the seed's table, when known
 
+
+_SEED = "令和6年度診療報酬改定 資料「マイナ保険証利用率（案）」(shared/seeds)"
+_CHUIKYO_2025 = "中医協 2025-07-23 (reproduced at yb-satellite.co.jp/mn107.html, hattaganka.com/board)"
+_POINTS_2025 = (
+    "点数（医科・初診）：電子処方箋の体制あり 加算1 12点・加算2 11点・加算3 10点、なし 加算4 10点・加算5 9点・"
+    "加算6 8点（9点とする資料もあり未確定）。歯科・調剤の点数は未確認。"
+)
 
 TIER_RULES: tuple[TierRule, ...] = (
-    TierRule(results_label="令和6年7・8月～", applies_from=(2024, 10), applies_until=(2024, 12), thresholds={1: 15, 2: 10, 3: 5}),
-    TierRule(results_label="令和6年10・11月～", applies_from=(2025, 1), applies_until=(2025, 3), thresholds={1: 30, 2: 20, 3: 10}),
+    TierRule(results_label="令和6年7・8月～", applies_from=(2024, 10), applies_until=(2024, 12), thresholds={1: 15, 2: 10, 3: 5}, source=_SEED),
+    TierRule(results_label="令和6年10・11月～", applies_from=(2025, 1), applies_until=(2025, 3), thresholds={1: 30, 2: 20, 3: 10}, source=_SEED),
+    TierRule(results_label="令和7年1月～", applies_from=(2025, 4), applies_until=(2025, 9), thresholds={1: 45, 2: 30, 3: 15}, source=_CHUIKYO_2025, points_note=_POINTS_2025),
+    TierRule(results_label="令和7年7月～", applies_from=(2025, 10), applies_until=(2026, 2), thresholds={1: 60, 2: 40, 3: 25}, source=_CHUIKYO_2025, points_note=_POINTS_2025),
+    TierRule(results_label="令和7年12月～", applies_from=(2026, 3), applies_until=(2026, 5), thresholds={1: 70, 2: 50, 3: 30}, source=_CHUIKYO_2025, points_note=_POINTS_2025),
 )  # fmt: skip
+# From 2026-06 (令和8年度改定): the 加算 is replaced by 電子的診療情報連携体制整備加算 (加算1 15点,
+# 加算2 9点, 加算3 4点, 初診・月1回), tiers by 電子処方箋 / 電子カルテ情報共有, usage ≥ 30% a base requirement.
+REPLACED_FROM: YearMonth = (2026, 6)
+NEW_SCHEME_FLOOR_PERCENT = 30
+_NEW_SCHEME_SOURCE = "令和8年度改定（答申 2026-02-13）; MHLW 説明資料 wic-net.com/material/document/23626/33"
 
 
 def parse_month(text: str) -> YearMonth:
@@ -135,6 +155,13 @@ def tier_for(myna: int, online: int, thresholds: dict[int, int]) -> int:
     return 0
 
 
+def _check_rules() -> None:
+    """The periods follow each other without gap or overlap up to the replacement (checked at import)."""
+    for earlier, later in zip(TIER_RULES, TIER_RULES[1:], strict=False):
+        assert shift_month(earlier.applies_until, 1) == later.applies_from, (earlier, later)
+    assert shift_month(TIER_RULES[-1].applies_until, 1) == REPLACED_FROM
+
+
 def _rule_for(applies_to: YearMonth) -> TierRule | None:
     for rule in TIER_RULES:
         if rule.applies_from <= applies_to <= rule.applies_until:
@@ -143,7 +170,7 @@ def _rule_for(applies_to: YearMonth) -> TierRule | None:
 
 
 Basis = Literal["online", "receipt"]
-Status = Literal["decided", "no_requirement", "undecided", "not_applicable", "basis_not_allowed"]
+Status = Literal["decided", "no_requirement", "replaced", "not_applicable", "basis_not_allowed"]
 
 
 class TierAssessment(Model):
@@ -156,6 +183,7 @@ class TierAssessment(Model):
     tier_label: str | None = None
     points: dict[str, int] | None = None
     note: str
+    source: str | None = None  # where the requirement for `applies_to` comes from
 
 
 class MonthlyUsage(Model):
@@ -213,21 +241,27 @@ def _assess_one(basis: Basis, ym: YearMonth, myna: int, online: int, fee: str | 
             points=points,
             note=f"{_wareki_month(applies)}は利用実績の要件がありません（令和6年10月から適用）。",
         )
-    if applies >= _UNDECIDED_FROM:
+    if applies >= REPLACED_FROM:
+        rate = rate_percent(myna, online)
+        floor_met = rate is not None and Fraction(myna, online) * 100 >= NEW_SCHEME_FLOOR_PERCENT
         return TierAssessment(
             **common,
-            status="undecided",
+            status="replaced",
+            thresholds={0: NEW_SCHEME_FLOOR_PERCENT},
             note=(
-                f"{_wareki_month(applies)}適用分の利用率の基準は、資料（令和6年の厚労省資料）では未定です"
-                "（令和7年4月以降の実績要件は検討中とされています）。最新の通知で確認してください。"
+                f"{_wareki_month(applies)}は医療DX推進体制整備加算が廃止され、電子的診療情報連携体制整備加算"
+                "（加算1 15点・加算2 9点・加算3 4点、電子処方箋・電子カルテ情報共有の体制で区分）に代わっています。"
+                f"マイナ保険証利用率{NEW_SCHEME_FLOOR_PERCENT}%以上が共通の要件で、この月の実績は"
+                f"{'満たしています' if floor_met else '満たしていません'}（どの月・どの方法で測るかは資料で未確定）。{caveat}"
             ),
+            source=_NEW_SCHEME_SOURCE,
         )
     rule = _rule_for(applies)
     if rule is None:  # a gap in the table would be a transcription error
         raise StatsError(f"{_wareki_month(applies)}の基準が表にありません。")
     tier = tier_for(myna, online, rule.thresholds)
     points = None
-    if tier:
+    if tier and not rule.points_note:  # the seed's points; later ones are in the note
         points = {fee: TIER_POINTS[tier][fee]} if fee else dict(TIER_POINTS[tier])
     thresholds_text = "、".join(f"加算{t} {p}%以上" for t, p in sorted(rule.thresholds.items()))
     reached = f"医療DX推進体制整備加算{tier}の基準に達しています。" if tier else "加算3の基準に達していません。"
@@ -238,8 +272,15 @@ def _assess_one(basis: Basis, ym: YearMonth, myna: int, online: int, fee: str | 
         tier=tier,
         tier_label=f"医療DX推進体制整備加算{tier}" if tier else None,
         points=points,
-        note=f"{_wareki_month(applies)}適用（実績 {rule.results_label}の基準：{thresholds_text}）。{reached}{caveat}",
+        note=(
+            f"{_wareki_month(applies)}適用（実績 {rule.results_label}の基準：{thresholds_text}）。{reached}"
+            f"{rule.points_note}{caveat}"
+        ),
+        source=rule.source,
     )
+
+
+_check_rules()
 
 
 def assess(month: str, myna: int, online: int, *, category: str | None = None) -> list[TierAssessment]:
@@ -301,6 +342,8 @@ def render_text(usage: MonthlyUsage) -> str:
         if a.points:
             pts = "、".join(f"{k}{v}点" for k, v in a.points.items())
             lines.append(f"    点数（初診時）：{pts}")
+        if a.source:
+            lines.append(f"    出典：{a.source}")
     ref = _wareki_month(parse_month(usage.reference_month))
     lines += ["", f"参考：{ref}の公表値（厚生労働省）"]
     if usage.prefecture:

@@ -343,11 +343,15 @@ def _assemble(
     if check_b is not None:
         ports.check_b = check_b
     session = DeskSession(ports)
-    # writes a previous run had to keep in the outbox go to the journal before anything new
-    session.recorder.flush()
-    session.tidied = tidy_results(facility.res_dir, keep_days=facility.res_retention_days)
-    # answers recorded by an earlier run whose files never reached the folder (a crash, a full disk)
-    session.delivered_owed = deliver_owed(journal, results)
+    try:
+        # writes a previous run had to keep in the outbox go to the journal before anything new
+        session.recorder.flush()
+        session.tidied = tidy_results(facility.res_dir, keep_days=facility.res_retention_days)
+        # answers recorded by an earlier run whose files never reached the folder (a crash, a full disk)
+        session.delivered_owed = deliver_owed(journal, results)
+    except BaseException:
+        journal.close()  # a desk that cannot start holds nothing open
+        raise
     desk = Desk(session, face_engine=face_engine)
     desk._closers += [transport.close, journal.close]
     if camera is not None:

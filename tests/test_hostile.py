@@ -255,7 +255,7 @@ def _read_only(c: Ctx, path: Path) -> Iterator[None]:
                     c.weakened.append("remount ro failed")
                 yield
             finally:
-                _sh("umount", str(path))
+                _sh("umount", "-l", str(path))
             return
         c.weakened.append("root without mount: chmod does not stop root")
     mode = path.stat().st_mode
@@ -307,7 +307,7 @@ def _disk_full(c: Ctx) -> Iterator[None]:
             (mnt / "filler").unlink()
         c.post_rows = _rows(c.journal)
         c.state_gone = True
-        _sh("umount", str(mnt))
+        _sh("umount", "-l", str(mnt))  # lazy: an open descriptor left by a failed run must not keep it mounted
 
 
 # -- setups (they run after the state folder is copied; some return a context for the call) --------

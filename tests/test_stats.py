@@ -92,11 +92,30 @@ def test_results_of_november_2024_online_basis_is_the_last_allowed():
     assert _by_basis("2024-12", 30, 100)["online"].status == "basis_not_allowed"
 
 
-def test_application_from_april_2025_is_undecided_in_the_seed():
-    a = _by_basis("2025-01", 50, 100)
-    assert a["receipt"].applies_to == "2025-04" and a["receipt"].status == "undecided"
-    assert a["receipt"].tier is None and "未定" in a["receipt"].note
-    assert _by_basis("2026-10", 50, 100)["receipt"].status == "undecided"
+@pytest.mark.parametrize(
+    ("results", "applies", "thresholds"),
+    [
+        ("2024-12", "2025-03", {1: 30, 2: 20, 3: 10}),  # the seed's last period
+        ("2025-01", "2025-04", {1: 45, 2: 30, 3: 15}),  # the first set after the seed
+        ("2025-06", "2025-09", {1: 45, 2: 30, 3: 15}),
+        ("2025-07", "2025-10", {1: 60, 2: 40, 3: 25}),
+        ("2025-11", "2026-02", {1: 60, 2: 40, 3: 25}),
+        ("2025-12", "2026-03", {1: 70, 2: 50, 3: 30}),
+        ("2026-02", "2026-05", {1: 70, 2: 50, 3: 30}),  # the last month of the 医療DX推進体制整備加算
+    ],
+)
+def test_thresholds_by_date_on_every_boundary(results, applies, thresholds):
+    a = _by_basis(results, 44, 100)["receipt"]
+    assert (a.applies_to, a.status, a.thresholds) == (applies, "decided", thresholds)
+    assert a.source
+    assert a.tier == min((t for t, p in thresholds.items() if p <= 44), default=0)
+
+
+def test_from_june_2026_the_scheme_is_replaced_and_the_floor_is_reported():
+    a = _by_basis("2026-03", 31, 100)["receipt"]
+    assert a.applies_to == "2026-06" and a.status == "replaced" and a.tier is None
+    assert "電子的診療情報連携体制整備加算" in a.note and "満たしています" in a.note and a.source
+    assert "満たしていません" in _by_basis("2026-09", 29, 100)["receipt"].note
 
 
 def test_before_october_2024_no_usage_requirement():
@@ -236,7 +255,7 @@ def test_desk_stats_text_uses_facility_config(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("MADOGUCHI_CONFIG", str(cfg))
     assert main(["stats", "--month", "2026-10"]) == 0
     out = capsys.readouterr().out
-    assert "50.00%" in out and "未定" in out and "大阪府の薬局 12.56%" in out
+    assert "50.00%" in out and "電子的診療情報連携体制整備加算" in out and "出典" in out and "大阪府の薬局 12.56%" in out
 
 
 def test_desk_stats_errors(tmp_path, capsys, no_config):
