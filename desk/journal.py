@@ -56,6 +56,7 @@ __all__ = [
     "HistoryKind",
     "HistoryItem",
     "Journal",
+    "copy_database",
     "exclusive_presence",
 ]
 
@@ -326,6 +327,39 @@ def _translate(exc: sqlite3.Error, path: Path) -> JournalError:
     return JournalError(f"受付記録（{path}）の処理に失敗しました：{exc}。今回の記録は保存されていません。")
 
 
+def copy_database(source: sqlite3.Connection, target: Path) -> Path:
+    """A checked copy of `source` (SQLite's online backup, any schema version), private (0600),
+    made beside `target` and renamed into place only once complete and sound."""
+    private_dir(target.parent)
+    partial = target.with_name(f".{target.name}.partial")
+    partial.unlink(missing_ok=True)
+    os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    try:
+        dest = sqlite3.connect(partial)
+        try:
+            source.backup(dest)
+            result = [str(r[0]) for r in dest.execute("PRAGMA integrity_check").fetchall()]
+        finally:
+            dest.close()
+        if result != ["ok"]:
+            raise JournalDamaged(f"コピーの整合性チェックで異常が見つかりました（{'; '.join(result[:3])}）。")
+        os.replace(partial, target)
+    except sqlite3.Error as exc:
+        raise _translate(exc, target) from exc
+    finally:
+        partial.unlink(missing_ok=True)
+    return target
+
+
+def _migrate_from(conn: sqlite3.Connection, version: int) -> None:
+    """Bring a journal at `version` to SCHEMA_VERSION, inside the caller's transaction."""
+    for target in range(version + 1, SCHEMA_VERSION + 1):
+        for statement in _MIGRATIONS[target - 1].split(";"):
+            if statement.strip():
+                conn.execute(statement)
+        conn.execute(f"PRAGMA user_version = {target}")
+
+
 def _create(path: Path) -> None:
     """A new journal appears complete or not at all: made aside (0600: SQLite would follow the
     umask, and -wal/-shm copy the file's mode), then linked into place, so a 0-byte journal is
@@ -337,11 +371,7 @@ def _create(path: Path) -> None:
         conn = sqlite3.connect(staged, isolation_level=None)
         try:
             conn.execute("BEGIN IMMEDIATE")
-            for version, script in enumerate(_MIGRATIONS, 1):
-                for statement in script.split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
-                conn.execute(f"PRAGMA user_version = {version}")
+            _migrate_from(conn, 0)
             conn.execute("COMMIT")
         finally:
             conn.close()
@@ -458,27 +488,8 @@ class Journal:
     def backup_to(self, target: Path) -> Path:
         """A consistent copy while desks keep writing (SQLite's online backup), private (0600), made
         beside `target` and renamed into place only once complete and checked."""
-        target = Path(target)
-        private_dir(target.parent)
-        partial = target.with_name(f".{target.name}.partial")
-        partial.unlink(missing_ok=True)
-        os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-        try:
-            dest = sqlite3.connect(partial)
-            try:
-                with self._lock:
-                    self._conn.backup(dest)
-                result = [str(r[0]) for r in dest.execute("PRAGMA integrity_check").fetchall()]
-            finally:
-                dest.close()
-            if result != ["ok"]:
-                raise JournalDamaged(f"バックアップの整合性チェックで異常が見つかりました（{'; '.join(result[:3])}）。")
-            os.replace(partial, target)
-        except sqlite3.Error as exc:
-            raise _translate(exc, target) from exc
-        finally:
-            partial.unlink(missing_ok=True)
-        return target
+        with self._lock:
+            return copy_database(self._conn, Path(target))
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -516,11 +527,7 @@ class Journal:
             )
         with self._write() as conn:
             current = int(conn.execute("PRAGMA user_version").fetchone()[0])  # another process may have migrated
-            for target in range(current + 1, SCHEMA_VERSION + 1):
-                for statement in _MIGRATIONS[target - 1].split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
-                conn.execute(f"PRAGMA user_version = {target}")
+            _migrate_from(conn, current)
 
     # -- transactions --------------------------------------------------------------------------
 

@@ -91,7 +91,6 @@ class DeskSession:
         # damaged facility config. `desk check` exits 1 for it; the screen shows the message.
         self.blocked_by: StaffFacingError | None = None
         self.tidied: Tidied | None = None  # what the desk removed from the result folder at start
-        self.delivered_owed = 0  # result files an earlier run owed the folder, written at start
         self.photo: bytes | None = None
         self.last_frame: Any = None
         self.last_face: MatchResult | None = None
@@ -285,20 +284,6 @@ class DeskSession:
             return self.ports.central.health()
         except Exception as exc:  # a status probe must never break the screen
             return False, f"状態不明（{exc}）"
-
-    # -- the journal ---------------------------------------------------------------------------
-
-    @property
-    def unrecorded_count(self) -> int:
-        return self.recorder.waiting
-
-    @property
-    def journal_error(self) -> JournalError | None:
-        return self.recorder.error
-
-    def flush_journal(self) -> bool:
-        """Retry deferred journal writes; True when nothing is left."""
-        return self.recorder.flush()
 
     # -- 照会区分 2 and the outage queue -------------------------------------------------------
 

@@ -54,7 +54,6 @@ __all__ = [
     "card_front_reader",
     "check_population",
     "training_config_path",
-    "is_bad_argument",
     "open_transport",
     "training_desk",
 ]
@@ -136,12 +135,6 @@ def open_desk(config: DeskConfig) -> Desk:
     return _training_desk(config) if config.training else _facility_desk(config)
 
 
-def is_bad_argument(error: Exception) -> bool:
-    """The desk could not be assembled because of what the command line named (an unknown card,
-    camera scenario or reader spec), not because of the machine: a usage error (exit 2)."""
-    return isinstance(error, UsageError)
-
-
 def training_config_path(sim_dir: Path | None = None) -> Path:
     """The training desk's own facility config (its journal, result folder, 目視 password)."""
     from sim.world import default_sim_dir
@@ -170,10 +163,8 @@ def training_desk(
     population: Path | None = None,
 ) -> tuple[DeskSession, SimTraining]:
     """A training desk with `card` placed (None: an empty reader), for tests, benchmarks and scripts."""
-    from sim.fixtures import REFERENCE_DATE
-
-    config = DeskConfig(
-        reader=ReaderSpec("sim", card), camera=camera, central_mode=central, today=today or REFERENCE_DATE,
+    config = DeskConfig(  # today None: the fixtures' reference date (_training_desk)
+        reader=ReaderSpec("sim", card), camera=camera, central_mode=central, today=today,
         sim_dir=base_dir, population=population,
     )
     desk = _training_desk(config)
@@ -186,9 +177,7 @@ def training_desk(
 def open_transport(spec: ReaderSpec, sim_dir: Path | None = None) -> Transport:
     """The reader alone (`desk card …`): the simulated one with the spec's card placed, or PC/SC."""
     if spec.kind == "pcsc":
-        from reader.pcsc import PcscTransport
-
-        return PcscTransport(spec.name)
+        return _pcsc(spec)
     from sim.card import SimTransport
     from sim.world import SimWorld
 
@@ -348,7 +337,7 @@ def _assemble(
         session.recorder.flush()
         session.tidied = tidy_results(facility.res_dir, keep_days=facility.res_retention_days)
         # answers recorded by an earlier run whose files never reached the folder (a crash, a full disk)
-        session.delivered_owed = deliver_owed(journal, results)
+        deliver_owed(journal, results)
     except BaseException:
         journal.close()  # a desk that cannot start holds nothing open
         raise
@@ -365,6 +354,6 @@ def _clock(today: dt.date | None) -> Callable[[], dt.datetime]:
 
     def clock() -> dt.datetime:
         # The fixed day with the running time of day: ordering and 24-hour consent still work.
-        return dt.datetime.combine(today, dt.datetime.now(JST).time(), JST)
+        return dt.datetime.combine(today, japan_now().time(), JST)
 
     return clock

@@ -179,7 +179,7 @@ def test_journal_faults_lose_nothing(sim_base, path, fault):
     recover = JOURNAL_FAULTS[fault](session)
     controls.place("adult")
     _drive(session, path)
-    assert session.journal_error is not None and session.journal_error.title
+    assert session.recorder.error is not None and session.recorder.error.title
     if path == "visual":
         # 目視 must be on record (and its password lockout counted): it fails closed and says why
         assert session.reception.state is State.VISUAL and "記録" in session.reception.message
@@ -189,9 +189,9 @@ def test_journal_faults_lose_nothing(sim_base, path, fault):
     else:
         # the patient is still served: the answer is on screen, the record waits
         assert session.outcome is not None and session.outcome.code == 1
-        assert session.unrecorded_count >= 1
+        assert session.recorder.waiting >= 1
         recover()
-    assert session.flush_journal()
+    assert session.recorder.flush()
     assert session.outcome is not None and session.outcome.code == 1
     rows = _journal_rows(session)
     assert rows[len(before):] == [("myna", path, 1, None)]

@@ -69,7 +69,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         if args.json:  # scripts get the refusal as JSON too (e.g. a card that is not a My Number card)
             error = {"type": type(exc).__name__, "title": exc.title, "message": str(exc)}
             print(json.dumps({"reader": args.reader, "error": error}, ensure_ascii=False, indent=2))
-        return fail(exc, _code(exc))
+        raise  # desk.cli's guarded(): 2 for what was typed, else 1
     cert = info.certificate
     if args.json:
         out = {
@@ -101,14 +101,11 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_photo(args: argparse.Namespace) -> int:
+    transport, card = _open(args)  # refusals reach desk.cli's guarded(): 2 for what was typed, else 1
     try:
-        transport, card = _open(args)
-        try:
-            photo = card.read_face_photo(_check_b(args.check_b, transport))
-        finally:
-            transport.close()
-    except StaffFacingError as exc:
-        return fail(exc, _code(exc))
+        photo = card.read_face_photo(_check_b(args.check_b, transport))
+    finally:
+        transport.close()
     from desk.atomicfile import write_bytes_atomic
 
     folder = Path(args.out).parent
@@ -124,13 +121,6 @@ def cmd_photo(args: argparse.Namespace) -> int:
         return fail(UsageError(message) if typed else StaffFacingError(message, problem.title), EXIT_USAGE if typed else 1)
     print(f"顔写真を保存しました: {args.out}（{len(photo)} バイト）")
     return 0
-
-
-def _code(exc: Exception) -> int:
-    """Exit 2 for what was typed (a reader spec, a card name, 照合番号B), 1 for the card or reader."""
-    from reader.errors import InvalidInput
-
-    return EXIT_USAGE if isinstance(exc, (UsageError, InvalidInput)) else 1
 
 
 def _check_b(typed: str | None, transport: Transport) -> str:

@@ -61,7 +61,7 @@ def _usage(message: str) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     from desk.models import AuthMethod, ConsentItem
-    from desk.wiring import ReaderSpec, UnknownReaderSpec, check_population, is_bad_argument, open_desk
+    from desk.wiring import ReaderSpec, check_population, open_desk
 
     method = AuthMethod(args.method)
     # everything typed is checked before anything is opened or written
@@ -79,10 +79,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         consent = frozenset(ConsentItem(c.strip()) for c in args.consent.split(",") if c.strip())
     except ValueError:
         return _usage("--consent は YZK,SRJ,TKK,SHJ から選んでください")
-    try:
-        spec = reader_spec(args) if args.reader else ReaderSpec("sim")
-    except UnknownReaderSpec as exc:
-        return _usage(str(exc))
+    spec = reader_spec(args) if args.reader else ReaderSpec("sim")  # UnknownReaderSpec: a usage error
     if spec.kind == "sim":
         if not (args.card or spec.name):
             return _usage("--card でカードのテストデータ名を指定してください")
@@ -92,14 +89,11 @@ def cmd_check(args: argparse.Namespace) -> int:
         return _usage("--today・--central・--population は訓練用です（--reader sim か --demo のときに使えます）")
     if args.population is not None:
         check_population(args.population)  # a file named here that cannot be used: refused before anything runs
-    try:
-        desk = open_desk(desk_config(
-            args, spec, camera=(args.camera or ("holder" if spec.kind == "sim" else None)) if method is AuthMethod.FACE else None,
-            today=args.today,
-            central_mode=args.central, population=args.population,
-        ))
-    except StaffFacingError as exc:
-        return fail(exc, 2 if is_bad_argument(exc) else 1)
+    # what cannot be assembled reaches desk.cli's guarded(): 2 for a usage error, else 1
+    desk = open_desk(desk_config(
+        args, spec, camera=(args.camera or ("holder" if spec.kind == "sim" else None)) if method is AuthMethod.FACE else None,
+        today=args.today, central_mode=args.central, population=args.population,
+    ))
     try:
         session = desk.session
         if spec.kind == "pcsc":

@@ -138,21 +138,15 @@ def _restore(args: argparse.Namespace) -> int:
 
 def _stage_backup(source: Path, staged: Path) -> int:
     """The backup, checked, copied beside the journal (0600); its number of confirmations."""
-    from desk.journal import JournalDamaged
+    from desk.journal import JournalDamaged, copy_database
 
-    staged.unlink(missing_ok=True)
-    os.close(os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     try:
         src = sqlite3.connect(source.resolve().as_uri() + "?mode=ro", uri=True)
         try:
             if [str(r[0]) for r in src.execute("PRAGMA integrity_check")] != ["ok"]:
                 raise JournalDamaged(f"バックアップ（{source}）にも異常があります。別のバックアップを指定してください。")
             count = int(src.execute("SELECT COUNT(*) FROM confirmations").fetchone()[0])
-            dest = sqlite3.connect(staged)
-            try:
-                src.backup(dest)
-            finally:
-                dest.close()
+            copy_database(src, staged)  # any schema version: brought up to date after
         finally:
             src.close()
     except sqlite3.Error as exc:

@@ -12,8 +12,6 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from desk.commands import fail
-
 if TYPE_CHECKING:
     from desk.wiring import DeskConfig, ReaderSpec
 
@@ -59,15 +57,12 @@ def desk_config(args: argparse.Namespace, reader: ReaderSpec, *, camera: str | N
 
 
 def run_tui(args: argparse.Namespace) -> int:
-    from desk.wiring import is_bad_argument, open_desk
-    from reader.staff_facing import StaffFacingError
+    from desk.wiring import open_desk
 
-    try:
-        reader = reader_spec(args)
-        camera = args.camera or ("holder" if reader.kind == "sim" else None)
-        desk = open_desk(desk_config(args, reader, camera=camera, face_in_child_process=True))
-    except StaffFacingError as exc:
-        return fail(exc, 2 if is_bad_argument(exc) else 1)
+    # what cannot be assembled reaches desk.cli's guarded(): 2 for a usage error, else 1
+    reader = reader_spec(args)
+    camera = args.camera or ("holder" if reader.kind == "sim" else None)
+    desk = open_desk(desk_config(args, reader, camera=camera, face_in_child_process=True))
 
     from desk.tui.app import make_app
 
