@@ -64,7 +64,7 @@ if TYPE_CHECKING:
     from reader.face import FaceTemplate, MatchResult
 
 
-__all__ = ["CardListener", "DeskPorts", "DeskSession", "DeskStatus"]
+__all__ = ["CardListener", "DeskPorts", "DeskSession", "DeskStatus", "StartupReport"]
 
 # Told True when a card is placed on the reader, False when it is taken away (any thread).
 CardListener = Callable[[bool], None]
@@ -81,6 +81,29 @@ class DeskStatus:
     waiting_records: int = 0  # journal writes kept in the outbox until the journal takes them
 
 
+@dataclass
+class StartupReport:
+    """What a desk put right when it started: records an earlier run kept in the outbox, result
+    files it owed the folder, and old or half-written files it removed."""
+
+    outbox_written: int = 0
+    owed_files_written: int = 0
+    tidied: Tidied | None = None
+
+    def notice(self) -> str | None:
+        """For staff, in one line; None when there was nothing to put right."""
+        parts = []
+        if self.outbox_written:
+            parts.append(f"一時保存していた書き込み {self.outbox_written}件を受付記録に反映しました")
+        if self.owed_files_written:
+            parts.append(f"書き出せていなかった結果ファイル {self.owed_files_written}件を書き出しました")
+        if self.tidied is not None and self.tidied.removed_old:
+            parts.append(f"保存期間を過ぎた結果ファイル・申立書 {self.tidied.removed_old}件を削除しました")
+        if self.tidied is not None and self.tidied.removed_partial:
+            parts.append(f"書きかけの一時ファイル {self.tidied.removed_partial}件を削除しました")
+        return "起動時の確認: " + "。".join(parts) + "。" if parts else None
+
+
 class DeskSession:
     def __init__(self, ports: DeskPorts) -> None:
         self.ports = ports
@@ -90,7 +113,7 @@ class DeskSession:
         # What of the machine (not the patient) stopped the last step: 目視 without a journal, a
         # damaged facility config. `desk check` exits 1 for it; the screen shows the message.
         self.blocked_by: StaffFacingError | None = None
-        self.tidied: Tidied | None = None  # what the desk removed from the result folder at start
+        self.started = StartupReport()  # what the desk put right when it started
         self.photo: bytes | None = None
         self.last_frame: Any = None
         self.last_face: MatchResult | None = None

@@ -334,10 +334,12 @@ def _assemble(
     session = DeskSession(ports)
     try:
         # writes a previous run had to keep in the outbox go to the journal before anything new
+        waiting = len(ports.outbox.pending()) if ports.outbox is not None else 0
         session.recorder.flush()
-        session.tidied = tidy_results(facility.res_dir, keep_days=facility.res_retention_days)
+        session.started.outbox_written = waiting - session.recorder.waiting
+        session.started.tidied = tidy_results(facility.res_dir, keep_days=facility.res_retention_days)
         # answers recorded by an earlier run whose files never reached the folder (a crash, a full disk)
-        deliver_owed(journal, results)
+        session.started.owed_files_written = deliver_owed(journal, results)
     except BaseException:
         journal.close()  # a desk that cannot start holds nothing open
         raise

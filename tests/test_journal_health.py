@@ -132,7 +132,9 @@ def test_the_result_folder_is_tidied_at_start(capsys, sim_base):
     old_form.write_text("<html/>", encoding="utf-8")
     os.utime(old_form, (long_ago, long_ago))
     session, _ = training_desk(None, base_dir=sim_base, camera=None)
-    assert session.tidied is not None and (session.tidied.removed_old, session.tidied.removed_partial) == (2, 1)
+    tidied = session.started.tidied
+    assert tidied is not None and (tidied.removed_old, tidied.removed_partial) == (2, 1)
+    assert "削除しました" in (session.started.notice() or "")
     assert not old_form.exists()
     assert sorted(res.iterdir()) == fresh  # this run's results (93 days by default) are kept
 

@@ -67,8 +67,11 @@ def test_a_confirmation_made_while_the_journal_is_held_waits_in_the_outbox_and_a
         holder.close()
     assert _rows(sim_base) == [("myna", "pin", 1)]  # the second is in the outbox, not lost
     # the next process writes it first, then its own
-    code, out = _check(capsys, sim_base, "--method", "pin", "--pin", "1234")
-    assert code == 0 and out["record"] == "journal"
+    code = main(["check", "--sim-dir", str(sim_base), "--json", "--card", "adult", "--method", "pin", "--pin", "1234"])
+    captured = capsys.readouterr()
+    assert code == 0 and json.loads(captured.out)["record"] == "journal"
+    # said, not only logged: the confirmation and the note that its files were written
+    assert "一時保存していた書き込み 2件を受付記録に反映しました" in captured.err
     assert _rows(sim_base) == [("myna", "pin", 1)] * 3
     assert not outbox_path(sim_base / "journal.sqlite3").exists()
 
@@ -198,8 +201,8 @@ def test_result_files_that_cannot_be_written_are_owed_and_written_at_the_next_st
         (stem,) = conn.execute("SELECT result_stem FROM confirmations").fetchone()
         assert conn.execute("SELECT stem FROM pending_exports").fetchall() == [(stem,)]
     (sim_base / "res").unlink()  # the folder problem is fixed
-    code, out = _check(capsys, sim_base, "--method", "pin", "--pin", "1234")
-    assert code == 0
+    code = main(["check", "--sim-dir", str(sim_base), "--json", "--card", "adult", "--method", "pin", "--pin", "1234"])
+    assert code == 0 and "結果ファイル 1件を書き出しました" in capsys.readouterr().err
     assert (sim_base / "res" / f"{stem}.xml").is_file()  # the earlier answer reached the folder at start
     with sqlite3.connect(sim_base / "journal.sqlite3") as conn:
         assert conn.execute("SELECT COUNT(*) FROM pending_exports").fetchone() == (0,)

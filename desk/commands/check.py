@@ -96,6 +96,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     ))
     try:
         session = desk.session
+        if (notice := session.started.notice()) is not None:
+            print(notice, file=sys.stderr)
         if spec.kind == "pcsc":
             waiting: queue.Queue[bool] = queue.Queue()
             session.watch_cards(waiting.put)
