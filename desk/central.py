@@ -38,6 +38,8 @@ __all__ = [
     "CentralTimeout",
     "CentralMalformedReply",
     "CentralRejected",
+    "CentralRequestRefused",
+    "CentralNotOffered",
     "CONSENT_VALIDITY",
     "NONCE_TTL",
     "make_consent",
@@ -99,6 +101,30 @@ class CentralTimeout(CentralError):
 class CentralMalformedReply(CentralError):
     title = "オンライン資格確認等システムの応答が不正です"
     code = "malformed_reply"
+
+
+class CentralRequestRefused(CentralError):
+    """The 資格確認端末 answered a request with `.err`: it could not read it. Not an outage: the same
+    request would be refused again, so it is never queued for a retry."""
+
+    title = "資格確認端末が照会を受け付けませんでした"
+    code = "request_refused"
+
+    @property
+    def failure_name(self) -> FailureName:
+        return FailureName.REQUEST_REFUSED
+
+
+class CentralNotOffered(CentralError):
+    """The configured connection does not offer this kind of confirmation (a folder exchange
+    answers numbers queries, not card confirmations)."""
+
+    title = "この接続ではカードによる資格確認ができません"
+    code = "not_offered"
+
+    @property
+    def failure_name(self) -> FailureName:
+        return FailureName.CARD_ERROR
 
 
 class CentralRejected(CentralError):

@@ -16,7 +16,7 @@ from desk.commands import EXIT_USAGE, guarded
 __all__ = ["main", "build_parser"]
 
 # Modules under desk.commands that add sub-commands, in the order --help lists them.
-COMMAND_MODULES = ("card", "readers", "check", "stats", "facility", "journal")
+COMMAND_MODULES = ("card", "readers", "check", "bulk", "stats", "facility", "journal")
 
 
 class DeskArgumentParser(argparse.ArgumentParser):

@@ -76,9 +76,16 @@ class ConfirmationLog:
             cert_fingerprint=fingerprint, at=at, payload=payload,
         ))
 
+    def numbers_outage(self, payload: dict[str, object], at: dt.datetime) -> None:
+        """A numbers query the central system could not take: kept to be asked again (desk/outage.py)."""
+        self._confirmation(OutageOp(
+            channel=Channel.NUMBERS, method=AuthMethod.NONE, facility_type=self.ports.facility.facility_type,
+            payload=payload, at=at,
+        ))
+
     def answer(
         self, at: dt.datetime, method: AuthMethod, *, reply: EligibilityReply | None, failure: FailureName | None,
-        staff_id: str | None, fingerprint: str | None,
+        staff_id: str | None, fingerprint: str | None, channel: Channel = Channel.MYNA,
     ) -> None:
         """A confirmation that ended (an answer or a failure): journalled with its answer, which is
         owed to the result folder until its files are written (one unit, desk/results.py)."""
@@ -86,7 +93,7 @@ class ConfirmationLog:
             failure = FailureName.CENTRAL_DOWN
         reply, stem = owed(self.ports.results, reply)  # the files' name, fixed before the record
         record = ConfirmationRecord(
-            at=at, channel=Channel.MYNA, method=method, validity=reply.validity if reply else None, failure=failure,
+            at=at, channel=channel, method=method, validity=reply.validity if reply else None, failure=failure,
             facility_type=self.ports.facility.facility_type, cert_fingerprint=fingerprint, staff_id=staff_id,
             demo=reply is not None and reply.demo, result_stem=stem,
         )

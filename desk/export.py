@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import hashlib
 import json
 import logging
 import os
@@ -33,6 +34,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from desk.atomicfile import private_dir, stage_file
+from desk.exchange.codec import Encoding, XmlCodecError, parse, to_bytes
 from desk.models import (
     AuthMethod,
     Consent,
@@ -55,7 +57,12 @@ __all__ = [
     "ExportedResult",
     "ResultExporter",
     "reply_to_xml",
+    "reply_to_element",
     "reply_from_xml",
+    "reply_from_element",
+    "write_records",
+    "read_records",
+    "read_echo",
     "reply_to_json",
     "reply_from_json",
     "new_file_identifier",
@@ -64,7 +71,6 @@ __all__ = [
 _JST = dt.timezone(dt.timedelta(hours=9))
 JSON_FORMAT = "madoguchi.eligibility-result"
 JSON_VERSION = 1
-CHARACTER_CODE_UTF8 = "0"
 
 # Per-item consent elements of the face-reader result (ORCA patientget 6-52; sample face result).
 _CONSENT_ELEMENTS = {
@@ -105,8 +111,7 @@ _ELDERLY_FIELDS = (
 )
 _LIMIT_FIELDS = (
     ("classification", "LimitApplicationCertificateClassification", "s"),
-    # [sic] the interface truncates this tag.
-    ("classification_flag", "LimitApplicationCertificateClassificationFla", "s"),
+    ("classification_flag", "LimitApplicationCertificateClassificationFlag", "s"),
     ("valid_start", "LimitApplicationCertificateValidStartDate", "d"),
     ("valid_end", "LimitApplicationCertificateValidEndDate", "d"),
 )
@@ -208,33 +213,48 @@ def _write_fields(parent: ET.Element, obj: Any, fields: tuple[tuple[str, str, st
         _sub(parent, tag, _format_value(value, kind))
 
 
-def _write_record(parent: ET.Element, record: QualificationRecord, consent: Consent | None) -> None:
+def _flag(given: bool) -> str:
+    return "1" if given else "0"  # OQSCD016 同意区分: written even when 0, as the real results do
+
+
+def _write_record(parent: ET.Element, record: QualificationRecord, reply: EligibilityReply) -> None:
     el = _sub(parent, "ResultOfQualificationConfirmation")
     _write_fields(el, record, _RECORD_FIELDS, _REQUIRED_STRINGS)
     if record.preschool:
         _sub(el, "PreschoolClassification", "1")  # OQSCD015: 1 未就学
     if record.elderly_recipient is not None:
         _write_fields(_sub(el, "ElderlyRecipientCertificateInfo"), record.elderly_recipient, _ELDERLY_FIELDS, set())
+    # 限度額 and 特定疾病 are provided only with the patient's consent to their provision
+    _sub(el, "LimitApplicationCertificateRelatedConsFlg", _flag(reply.limit_consent))
+    if reply.limit_consent:
+        _sub(el, "LimitApplicationCertificateRelatedConsTime", _fmt_time(reply.process_execution_time))
     if record.limit is not None:
-        _sub(el, "LimitApplicationCertificateRelatedConsFlg", "1")
         _write_fields(_sub(el, "LimitApplicationCertificateRelatedInfo"), record.limit, _LIMIT_FIELDS, {"classification", "classification_flag"})
+    _sub(el, "SpecificDiseasesCertificateRelatedConsFlg", _flag(reply.limit_consent and bool(record.specific_disease)))
     if record.specific_disease:
-        _sub(el, "SpecificDiseasesCertificateRelatedConsFlg", "1")
         listing = _sub(el, "SpecificDiseasesCertificateList")
         for category in record.specific_disease:
             info = _sub(listing, "SpecificDiseasesCertificateInfo")
             _sub(info, "SpecificDiseasesDiseaseCategory", category)
-    if consent is not None:
-        for item, prefix in _CONSENT_ELEMENTS.items():
-            given = item in consent.items
-            _sub(el, f"{prefix}ConsFlg", "1" if given else "0")  # OQSCD016
-            if given:
-                _sub(el, f"{prefix}ConsTime", _fmt_time(consent.given_at))
-                _sub(el, f"{prefix}AvailableTime", _fmt_time(consent.valid_until))
+    consent = reply.consent
+    for item, prefix in _CONSENT_ELEMENTS.items():
+        given = consent is not None and item in consent.items
+        _sub(el, f"{prefix}ConsFlg", _flag(given))
+        if given:
+            assert consent is not None
+            _sub(el, f"{prefix}ConsTime", _fmt_time(consent.given_at))
+            _sub(el, f"{prefix}AvailableTime", _fmt_time(consent.valid_until))
 
 
-def reply_to_xml(reply: EligibilityReply) -> bytes:
-    """The result as UTF-8 XML bytes. Raises ExportError for values XML cannot carry."""
+def write_records(parent: ET.Element, reply: EligibilityReply, *, wrapped: bool) -> None:
+    """The reply's records under `parent`: each in a `ResultList` of its own (a result file), or
+    bare (a 一括照会 unit). No records, no ResultList (docs/interface.md "Records: 0, 1, n")."""
+    for record in reply.records:
+        _write_record(_sub(parent, "ResultList") if wrapped else parent, record, reply)
+
+
+def reply_to_element(reply: EligibilityReply, encoding: Encoding = Encoding.UTF8) -> ET.Element:
+    """The result as an `XmlMsg` element. Raises ExportError for values XML cannot carry."""
     root = ET.Element("XmlMsg")
     header = _sub(root, "MessageHeader")
     _sub(header, "ProcessExecutionTime", _fmt_time(reply.process_execution_time))
@@ -249,16 +269,13 @@ def reply_to_xml(reply: EligibilityReply) -> bytes:
         _sub(header, "ErrorCode", reply.error_code)
     if reply.error_message is not None:
         _sub(header, "ErrorMessage", reply.error_message)
-    _sub(header, "CharacterCodeIdentifier", CHARACTER_CODE_UTF8)
+    _sub(header, "CharacterCodeIdentifier", encoding.character_code)
 
     body = _sub(root, "MessageBody")
     _sub(body, "ProcessingResultStatus", str(reply.processing_result_status))
     if reply.validity is not None:
         _sub(body, "QualificationValidity", str(int(reply.validity)))
-    if reply.records:
-        results = _sub(body, "ResultList")
-        for record in reply.records:
-            _write_record(results, record, reply.consent)
+    write_records(body, reply, wrapped=True)
     if reply.query_echo:
         echo = _sub(body, "QualificationConfirmSearchInfo")
         for key, value in reply.query_echo.items():
@@ -276,9 +293,15 @@ def reply_to_xml(reply: EligibilityReply) -> bytes:
         _sub(consent, "ConsentTime", _fmt_time(reply.consent.given_at))
         _sub(consent, "AvailableTime", _fmt_time(reply.consent.valid_until))
 
-    ET.indent(root)
-    text = ET.tostring(root, encoding="unicode")
-    return ('<?xml version="1.0" encoding="UTF-8" standalone="no"?>\n' + text + "\n").encode("utf-8")
+    return root
+
+
+def reply_to_xml(reply: EligibilityReply, encoding: Encoding = Encoding.UTF8) -> bytes:
+    """The result file's bytes (UTF-8 unless Shift_JIS is asked for). Raises ExportError."""
+    try:
+        return to_bytes(reply_to_element(reply, encoding), encoding)
+    except XmlCodecError as exc:
+        raise ExportError(str(exc)) from exc
 
 
 # -- XML parser -----------------------------------------------------------------------------------
@@ -303,7 +326,10 @@ def _read_record(el: ET.Element, index: int) -> tuple[QualificationRecord, Conse
         values["elderly_recipient"] = ElderlyRecipientInfo(**_read_fields(elderly, _ELDERLY_FIELDS, f"{where}/ElderlyRecipientCertificateInfo"))
     limit = el.find("LimitApplicationCertificateRelatedInfo")
     if limit is not None:
-        values["limit"] = LimitInfo(**_read_fields(limit, _LIMIT_FIELDS, f"{where}/LimitApplicationCertificateRelatedInfo"))
+        read = _read_fields(limit, _LIMIT_FIELDS, f"{where}/LimitApplicationCertificateRelatedInfo")
+        # files of madoguchi before 2026-12 carried the early, truncated spelling of the tag
+        read.setdefault("classification_flag", _text(limit.find("LimitApplicationCertificateClassificationFla")))
+        values["limit"] = LimitInfo(**read)
     values["specific_disease"] = [
         _text(info.find("SpecificDiseasesDiseaseCategory")) or ""
         for info in el.findall("SpecificDiseasesCertificateList/SpecificDiseasesCertificateInfo")
@@ -325,6 +351,27 @@ def _read_record(el: ET.Element, index: int) -> tuple[QualificationRecord, Conse
     return record, consent
 
 
+def read_records(parent: ET.Element) -> tuple[list[QualificationRecord], Consent | None, bool]:
+    """The records under `parent` (in ResultList elements, one or several records each, or bare),
+    the consent they carry, and whether 限度額 consent was given (record flags or the echo).
+    Every shape the studied readers accept is read: the writer picks one, the reader takes all."""
+    elements = parent.findall("ResultList/ResultOfQualificationConfirmation") + parent.findall("ResultOfQualificationConfirmation")
+    records: list[QualificationRecord] = []
+    record_consent = None
+    for index, el in enumerate(elements):
+        record, consent = _read_record(el, index)
+        records.append(record)
+        record_consent = record_consent or consent
+    flags = [_text(el.find("LimitApplicationCertificateRelatedConsFlg")) for el in elements]
+    flags.append(_text(parent.find("QualificationConfirmSearchInfo/LimitApplicationCertificateRelatedConsFlg")))
+    return records, record_consent, "1" in flags
+
+
+def read_echo(parent: ET.Element) -> dict[str, str]:
+    echo = parent.find("QualificationConfirmSearchInfo")
+    return {} if echo is None else {child.tag: child.text or "" for child in echo}
+
+
 def _required(parent: ET.Element, path: str) -> str:
     text = _text(parent.find(path))
     if text is None:
@@ -333,14 +380,17 @@ def _required(parent: ET.Element, path: str) -> str:
 
 
 def reply_from_xml(data: bytes) -> EligibilityReply:
-    """Parse a result file back into an EligibilityReply. Raises ResultFileError on anything malformed."""
-    head = data[:4096].decode("utf-8", errors="replace")
-    if "<!DOCTYPE" in head or "<!ENTITY" in head:
-        raise ResultFileError("DOCTYPE・ENTITY宣言を含むファイルは読みません")
+    """Parse a result file (UTF-8 or Shift_JIS) back into an EligibilityReply. Raises
+    ResultFileError on anything malformed."""
     try:
-        root = ET.fromstring(data)
-    except ET.ParseError as exc:
-        raise ResultFileError(f"XMLとして読めません: {exc}") from exc
+        root, _ = parse(data)
+    except XmlCodecError as exc:
+        raise ResultFileError(str(exc)) from exc
+    return reply_from_element(root)
+
+
+def reply_from_element(root: ET.Element) -> EligibilityReply:
+    """An `XmlMsg` element (a whole result, or one patient's of a bulk result) as a reply."""
     if root.tag != "XmlMsg":
         raise ResultFileError(f"ルート要素が XmlMsg ではありません（{root.tag}）")
     header = root.find("MessageHeader")
@@ -362,16 +412,11 @@ def reply_from_xml(data: bytes) -> EligibilityReply:
         validity = _text(body.find("QualificationValidity"))
         if validity:
             values["validity"] = Validity(_parse_int(validity, "QualificationValidity"))
-        records: list[QualificationRecord] = []
-        record_consent = None
-        for index, el in enumerate(body.findall("ResultList/ResultOfQualificationConfirmation")):
-            record, consent = _read_record(el, index)
-            records.append(record)
-            record_consent = record_consent or consent
+        records, record_consent, limit_consent = read_records(body)
         values["records"] = records
-        echo = body.find("QualificationConfirmSearchInfo")
-        if echo is not None:
-            values["query_echo"] = {child.tag: child.text or "" for child in echo}
+        values["limit_consent"] = limit_consent
+        if echo := read_echo(body):
+            values["query_echo"] = echo
         terminal = body.find("TerminalInfo")
         values["consent"] = record_consent
         if terminal is not None:
@@ -446,8 +491,21 @@ class ResultExporter:
     generated when the reply has none. Writing the same reply twice rewrites the same two files.
     """
 
-    def __init__(self, res_dir: Path | str) -> None:
+    def __init__(self, res_dir: Path | str, *, face_dir: Path | None = None) -> None:
         self.res_dir = Path(res_dir)
+        # a 資格確認端末's face/ folder: card confirmations are also written there, named as the
+        # terminal names the reader's results, for レセコン that pick them up from there
+        self.face_dir = face_dir
+
+    def face_name(self, reply: EligibilityReply) -> str | None:
+        """`OQSsiquc01res_face_<医療機関コード><20 hex>_<yyyymmddHHMMSS>.xml` for a card
+        confirmation the レセコン may use (not a demo, not a failure); None otherwise."""
+        if self.face_dir is None or reply.reference_classification != 1 or reply.demo or reply.validity is None:
+            return None
+        assert reply.arbitrary_file_identifier is not None
+        digest = hashlib.sha256(reply.arbitrary_file_identifier.encode()).hexdigest()[:20]
+        code = reply.medical_institution_code or "0" * 10
+        return f"OQSsiquc01res_face_{code}{digest}_{_jst_naive(reply.process_execution_time):%Y%m%d%H%M%S}.xml"
 
     @staticmethod
     def identify(reply: EligibilityReply) -> EligibilityReply:
@@ -466,7 +524,8 @@ class ResultExporter:
         return f"DEMO_{stem}" if reply.demo else stem
 
     def has(self, stem: str) -> bool:
-        """Both files of this result are in the folder."""
+        """Both files of this result are in the folder (the face/ copy is not checked: the
+        terminal's レセコン may have taken it already)."""
         return (self.res_dir / f"{stem}.xml").is_file() and (self.res_dir / f"{stem}.json").is_file()
 
     def write(self, reply: EligibilityReply) -> ExportedResult:
@@ -481,11 +540,16 @@ class ResultExporter:
         xml_path = self.res_dir / f"{stem}.xml"
         json_path = self.res_dir / f"{stem}.json"
         json_existed = json_path.exists()
+        face_name = self.face_name(reply)
+        if face_name is not None and self.face_dir is not None and not self.face_dir.is_dir():
+            raise ExportError(f"資格確認端末の face フォルダ {self.face_dir} がありません（共有フォルダの接続を確認してください）")
         staged: list[tuple[Path, Path]] = []
         try:
-            # Both files are complete on disk before either is renamed into place; JSON first,
-            # the XML last, because the XML is what a レセコン picks up.
+            # Every file is complete on disk before any is renamed into place; JSON first, the
+            # XML last, because the XML is what a レセコン picks up.
             staged.append((stage_file(json_path, js), json_path))
+            if face_name is not None and self.face_dir is not None:
+                staged.append((stage_file(self.face_dir / face_name, xml), self.face_dir / face_name))
             staged.append((stage_file(xml_path, xml), xml_path))
             for tmp, final in staged:
                 os.replace(tmp, final)

@@ -23,9 +23,10 @@ from enum import Enum
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from desk.atomicfile import write_text_atomic
+from desk.exchange.codec import Encoding
 from desk.journal import VISUAL_LOCK_THRESHOLD, VisualLockCounter, VisualLockState
 from desk.models import FacilityType, Model
 from desk.seed_stats import normalize_prefecture
@@ -138,14 +139,27 @@ def config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
 
 
 class CentralSettings(Model):
-    """Which central eligibility system this desk asks. Only the simulator exists today; a real
-    adapter (the 資格確認端末's req/res folders) will add a kind of its own."""
+    """Which central eligibility system this desk asks.
 
-    kind: Literal["sim"] = "sim"
+    - `sim`: the simulated central system (training, demonstrations).
+    - `reqres`: a 資格確認端末's shared folder (`folder` with req/ and res/ inside), the way a
+      レセコン reaches the real system: numbers queries and 一括照会 (desk/exchange/).
+    """
+
+    kind: Literal["sim", "reqres"] = "sim"
     # Accept a real My Number card (issuer: the JPKI 利用者証明用 CA) on its valid signature, as a
     # demo: marked as such in the result and never counted as a confirmation.
     demo: bool = False
     sim_dir: Path | None = None  # where the simulator keeps its CA keys (default: beside the journal)
+    folder: Path | None = None  # reqres: the terminal's shared folder
+    encoding: Encoding = Encoding.UTF8  # reqres: how requests are written (the terminal's setting)
+    timeout_s: float = Field(default=30.0, gt=0, le=600)  # reqres: how long to wait for an answer
+
+    @model_validator(mode="after")
+    def _folder_for_reqres(self) -> CentralSettings:
+        if self.kind == "reqres" and self.folder is None:
+            raise ValueError("central.kind reqres needs central.folder (the 資格確認端末's shared folder)")
+        return self
 
 
 class FacilityConfig(Model):
@@ -191,7 +205,7 @@ class FacilityConfig(Model):
             "journal_path": str(self.journal_path),
             "res_retention_days": self.res_retention_days,
             "visual_password": "set" if self.visual_password else "unset",
-            "central": self.central.kind + ("（デモ: 実カードを受け付ける）" if self.central.demo else ""),
+            "central": self.central.kind + ("（デモ: 実カードを受け付ける）" if self.central.demo else "") + (f"（{self.central.folder}）" if self.central.folder else ""),
         }
 
 

@@ -105,6 +105,8 @@ class FailureName(str, Enum):
     CARD_REMOVED = "card_removed"
     CARD_ERROR = "card_error"  # the card or reader answered, but not sensibly (machine failure)
     CENTRAL_DOWN = "central_down"
+    # the 資格確認端末 could not read the query (`.err` in res/): sending it again changes nothing
+    REQUEST_REFUSED = "request_refused"
 
     @property
     def label(self) -> str:
@@ -119,6 +121,7 @@ class FailureName(str, Enum):
             "card_removed": "カードが取り外されました",
             "card_error": "カードを読み取れません（機器不良等）",
             "central_down": "オンライン資格確認等システムに接続できません",
+            "request_refused": "資格確認端末が照会を受け付けませんでした",
         }[self.value]
 
 
@@ -199,6 +202,8 @@ class NumbersQuery(Model):
     insured_identification_number: str = Field(min_length=1)
     insured_branch_number: str = Field(default="", pattern=r"^(\d{2})?$")
     birth_date: dt.date
+    # LimitApplicationCertificateRelatedConsFlg: the patient agrees that the 限度額 区分 is provided
+    limit_consent: bool = False
 
 
 class CardProof(Model):
@@ -225,6 +230,8 @@ class CardQuery(Model):
     consent: Consent | None = None
     # Added for the central system: 資格確認限定型 facilities record no consent.
     facility_type: FacilityType = FacilityType.NORMAL
+    # LimitApplicationCertificateRelatedConsFlg: the patient agrees that the 限度額 区分 is provided
+    limit_consent: bool = False
 
 
 class EligibilityReply(Model):
@@ -242,6 +249,8 @@ class EligibilityReply(Model):
     query_echo: dict[str, str] = Field(default_factory=dict)  # QualificationConfirmSearchInfo
     certificate_not_after: dt.date | None = None  # card path: last valid day of the user-auth certificate
     consent: Consent | None = None
+    # LimitApplicationCertificateRelatedConsFlg: 限度額 information is provided only with this consent
+    limit_consent: bool = False
     method: AuthMethod = AuthMethod.NONE
     # A real card accepted by the simulated central system for a demonstration: no eligibility
     # was confirmed, and nothing may count it as a confirmation.

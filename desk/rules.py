@@ -327,6 +327,17 @@ def steps_for(
             )
         ] + fallback
 
+    if outcome is FailureName.REQUEST_REFUSED:
+        return [
+            Step(
+                code="request_refused",
+                text=(
+                    "資格確認端末が照会を受け付けませんでした（理由は上に表示）。同じ内容で照会し直しても結果は変わりません。"
+                    "入力した保険者番号・記号・番号・生年月日を資格確認書などの記載と見比べ、誤りがあれば直して照会してください。"
+                ),
+            )
+        ] + fallback
+
     if outcome is Situation.DEVICE_FAILURE or outcome is FailureName.CARD_ERROR:
         return [
             Step(

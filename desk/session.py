@@ -311,7 +311,7 @@ class DeskSession:
     # -- 照会区分 2 and the outage queue -------------------------------------------------------
 
     def query_numbers(self, query: NumbersQuery) -> Outcome:
-        return query_numbers(self.ports, self.recorder, query)
+        return query_numbers(self.ports, self.log, query)
 
     def retry_outage_queue(self) -> list[Outcome]:
         return retry_outage_queue(self.ports, self.recorder)

@@ -32,10 +32,12 @@ from desk.ports import JST, DeskPorts, japan_now
 from desk.results import deliver_owed
 from desk.session import DeskSession
 from desk.training import TrainingControls
+from reader.no_reader import NoCardReader
 from reader.staff_facing import UsageError
 
 if TYPE_CHECKING:
     from desk.central import CentralSystem
+    from desk.exchange.reqres_central import ReqResCentral
     from reader.camera import Camera
     from reader.face import FaceMatcher
     from reader.face_process import ProcessFaceMatcher
@@ -73,7 +75,7 @@ class UnknownReaderSpec(UsageError):
 class ReaderSpec:
     """`sim[:CARD]` (the simulated reader, with that fixture card placed) or `pcsc[:READER NAME]`."""
 
-    kind: Literal["sim", "pcsc"]
+    kind: Literal["sim", "pcsc", "none"]
     name: str | None = None
 
     @classmethod
@@ -83,6 +85,8 @@ class ReaderSpec:
             return cls("sim", name or None)
         if kind == "pcsc":
             return cls("pcsc", name or None)
+        if kind == "none":  # the facility's desk without a reader: numbers queries and 一括照会 only
+            return cls("none")
         raise UnknownReaderSpec(f"--reader は sim[:カード名] または pcsc[:リーダー名] で指定してください（指定値: {text}）。")
 
     def __str__(self) -> str:
@@ -268,18 +272,29 @@ def card_front_reader(transport: object) -> Callable[[], str | None] | None:
 
 def _facility_desk(config: DeskConfig) -> Desk:
     facility = load_config(config.facility_config)
-    central_settings = facility.central
-    central_dir = central_settings.sim_dir or facility.journal_path.parent / "central-sim"
     attestor = ReaderAttestor(facility.journal_path.parent / "terminal-key.pem")
+    central = facility_central(facility, attestor.public_key)
+    transport: Transport = NoCardReader() if config.reader.kind == "none" else _pcsc(config.reader)
+    return _assemble(config, transport, _webcam(config.camera), central, attestor, facility, japan_now, check_b=None)
+
+
+def facility_central(facility: FacilityConfig, terminal_public_key: object = None) -> CentralSystem:
+    """The central system the facility config names: the simulator, or a 資格確認端末's shared
+    folders (numbers queries and 一括照会; card confirmations stay with the reader)."""
+    settings = facility.central
+    if settings.kind == "reqres":
+        from desk.exchange.reqres_central import ReqResCentral
+
+        assert settings.folder is not None  # the config's validator
+        return ReqResCentral(settings.folder, encoding=settings.encoding, timeout_s=settings.timeout_s)
     from sim.central import SimCentralSystem
     from sim.jpki import SimJpkiCa
 
-    central = SimCentralSystem(
-        ca=SimJpkiCa(central_dir / "keys"), terminal_public_key=attestor.public_key, population=None,
-        clock=japan_now, accept_real_cards_as_demo=central_settings.demo,
+    central_dir = settings.sim_dir or facility.journal_path.parent / "central-sim"
+    return SimCentralSystem(
+        ca=SimJpkiCa(central_dir / "keys"), terminal_public_key=terminal_public_key, population=None,  # type: ignore[arg-type]
+        clock=japan_now, accept_real_cards_as_demo=settings.demo,
     )
-    transport = _pcsc(config.reader)
-    return _assemble(config, transport, _webcam(config.camera), central, attestor, facility, japan_now, check_b=None)
 
 
 def _pcsc(spec: ReaderSpec) -> Transport:
@@ -322,7 +337,9 @@ def _assemble(
 
             matcher = DlibFaceMatcher()
     journal = Journal(facility.journal_path)
-    results = ResultExporter(facility.res_dir)
+    # with a 資格確認端末's folders, card confirmations also go to its face/ as the reader's would
+    exchange = facility.central.folder if facility.central.kind == "reqres" else None
+    results = ResultExporter(facility.res_dir, face_dir=exchange / "face" if exchange is not None else None)
     ports = DeskPorts(
         transport=transport, central=central, attestor=attestor, journal=journal,
         facility=facility, camera=camera, matcher=matcher, clock=clock,
@@ -359,3 +376,56 @@ def _clock(today: dt.date | None) -> Callable[[], dt.datetime]:
         return dt.datetime.combine(today, japan_now().time(), JST)
 
     return clock
+
+
+# -- 一括照会 --------------------------------------------------------------------------------------
+
+
+@dataclass
+class BulkDesk:
+    """What `desk bulk` needs: the terminal's folders to ask through, who asks, and today."""
+
+    central: ReqResCentral
+    facility: FacilityConfig
+    today: dt.date
+    _closers: list[Callable[[], None]] = field(default_factory=list)
+
+    def close(self) -> None:
+        for close in reversed(self._closers):
+            close()
+        self._closers.clear()
+
+
+def open_bulk(config: DeskConfig) -> BulkDesk:
+    """The 一括照会 road. A facility whose config names a 資格確認端末's shared folder asks through
+    it; otherwise (training, or a facility on the simulator) the simulated terminal serves a
+    folder pair of its own, so the same files cross the same code either way."""
+    from desk.exchange.reqres_central import ReqResCentral
+
+    if not config.training:
+        facility = load_config(config.facility_config)
+        if facility.central.kind == "reqres":
+            central = facility_central(facility)
+            assert isinstance(central, ReqResCentral)
+            return BulkDesk(central, facility, japan_now().date())
+        return _simulated_terminal(facility, facility.journal_path.parent / "exchange-sim", japan_now().date(), None)
+    from sim.fixtures import REFERENCE_DATE
+    from sim.world import SimWorld
+
+    world = SimWorld(config.sim_dir)
+    today = config.today or REFERENCE_DATE
+    return _simulated_terminal(_training_facility(world.directory), world.directory / "exchange", today, config)
+
+
+def _simulated_terminal(facility: FacilityConfig, folder: Path, today: dt.date, config: DeskConfig | None) -> BulkDesk:
+    from desk.exchange.reqres_central import ReqResCentral
+    from sim.central import SimCentralSystem
+    from sim.renkei import SimRenkeiApp
+
+    central = SimCentralSystem.from_fixtures(population_path=config.population if config else None)
+    if config is not None:
+        central.set_mode(config.central_mode)
+    app = SimRenkeiApp(folder, central, poll_s=0.005, today=lambda: today).start()
+    desk = BulkDesk(ReqResCentral(folder, poll_s=0.005, timeout_s=30.0), facility, today)
+    desk._closers.append(app.stop)
+    return desk

@@ -264,7 +264,8 @@ class SimCentralSystem:
             confirmation_date=day,
             reference_classification=REFERENCE_CARD,
             validity=validity,
-            records=[_as_of(r, day) for r in records],
+            records=[_as_of(r, day, query.limit_consent) for r in records],
+            limit_consent=query.limit_consent,
             certificate_not_after=not_after,
             consent=self._consent(query, status, validity, now),
             method=query.proof.method,
@@ -341,13 +342,15 @@ class SimCentralSystem:
             confirmation_date=confirmation_date,
             reference_classification=REFERENCE_NUMBERS,
             validity=validity,
-            records=[_as_of(r, confirmation_date) for r in records],
+            records=[_as_of(r, confirmation_date, query.limit_consent) for r in records],
+            limit_consent=query.limit_consent,
             query_echo={
                 "InsurerNumber": insurer,
                 "InsuredCardSymbol": query.insured_card_symbol,
                 "InsuredIdentificationNumber": query.insured_identification_number,
                 "InsuredBranchNumber": query.insured_branch_number,
                 "Birthdate": f"{query.birth_date:%Y%m%d}",
+                "LimitApplicationCertificateRelatedConsFlg": "1" if query.limit_consent else "0",
             },
             method=AuthMethod.NONE,
             medical_institution_code=medical_institution_code,
@@ -410,7 +413,13 @@ def _card_answer(stored: list[StoredQualification], day: dt.date) -> tuple[Valid
     return (Validity.INVALID_NEW_EXISTS if newer else Validity.INVALID), [latest]
 
 
-def _as_of(record: QualificationRecord, day: dt.date) -> QualificationRecord:
-    """The record as answered on `day`: 未就学区分 is derived from the birth date."""
+def _as_of(record: QualificationRecord, day: dt.date, limit_consent: bool) -> QualificationRecord:
+    """The record as answered on `day`: 未就学区分 is derived from the birth date; the 限度額 and
+    特定疾病 information only with the patient's consent to their provision."""
+    update: dict[str, object] = {}
     preschool = day <= preschool_until(record.birth_date)
-    return record if record.preschool == preschool else record.model_copy(update={"preschool": preschool})
+    if record.preschool != preschool:
+        update["preschool"] = preschool
+    if not limit_consent and (record.limit is not None or record.specific_disease):
+        update.update(limit=None, specific_disease=[])
+    return record.model_copy(update=update) if update else record

@@ -139,7 +139,7 @@ def test_face_photo_wrong_check_b(card_on_reader, fresh_card):
 def test_basic_four_with_non_jis_name(card_on_reader, fresh_card):
     card, _ = card_on_reader(fresh_card("non-jis-name"))
     four = card.read_basic_four("1234")
-    assert four.name == "山﨑 葵"
+    assert four.name == "山﨑　葵"
     assert (four.birth_date, four.sex, four.sex_name) == ("19920229", "2", "女")
 
 

@@ -266,18 +266,21 @@ def test_each_card_fixture(central, attestor, card_keys, name, method, expected,
 
 
 def test_record_details_on_the_reference_date(central, card_keys) -> None:
-    def records(name: str):
-        return central.confirm_card(pin_query(central, card_keys(name))).records
+    def records(name: str, limit_consent: bool = False):
+        query = pin_query(central, card_keys(name)).model_copy(update={"limit_consent": limit_consent})
+        return central.confirm_card(query).records
 
     (child,) = records("child-5")
-    assert child.preschool and child.personal_family_classification == "2" and child.insured_name == "中村 健太"
+    assert child.preschool and child.personal_family_classification == "2" and child.insured_name == "中村　健太"
     (elder72,) = records("elder-72")
     assert elder72.elderly_recipient is not None and elder72.elderly_recipient.contribution_ratio == 20
     assert elder72.insurer_number == "  261008"  # 国保: 6 digits, space-padded
     (elder80,) = records("elder-80")
     assert elder80.partial_contribution_ratio == 10 and elder80.insurer_number.startswith("39")
-    (adult,) = records("adult")
+    (adult,) = records("adult", limit_consent=True)
     assert adult.limit is not None and adult.limit.classification_flag == "A03"
+    (without_consent,) = records("adult")  # 限度額 information only with the consent to its provision
+    assert without_consent.limit is None
     assert adult.valid_to is None and adult.insurer_number == "01130012"
     (lost,) = records("lost")
     assert lost.valid_to == dt.date(2026, 10, 31) and lost.reason_of_loss == "99"
@@ -506,18 +509,18 @@ def test_attestor_rules_and_key_file(tmp_path) -> None:
 
 NUMBER_CASES = [
     # (insurer, symbol, number, branch, birth, validity, name of the record shown)
-    ("01130012", "4012", "1508", "00", dt.date(1985, 4, 12), Validity.VALID, "佐藤 花子"),
+    ("01130012", "4012", "1508", "00", dt.date(1985, 4, 12), Validity.VALID, "佐藤　花子"),
     ("01130012", "4012", "1508", "00", dt.date(1985, 4, 13), Validity.NOT_FOUND, None),  # numbers exist, birth date differs
-    ("01130012", "4012", "1508", "", dt.date(2015, 5, 5), Validity.VALID, "佐藤 翔"),  # no 枝番: the birth date decides
+    ("01130012", "4012", "1508", "", dt.date(2015, 5, 5), Validity.VALID, "佐藤　翔"),  # no 枝番: the birth date decides
     ("01130012", "4012", "9999", "00", dt.date(1985, 4, 12), Validity.NOT_FOUND, None),
-    ("231001", "名中", "204417", "01", dt.date(1990, 7, 21), Validity.VALID, "高橋 由美"),  # 国保 typed without padding
-    ("  131128", "世田", "81155", "01", dt.date(1968, 3, 15), Validity.VALID, "大野 次郎"),  # 資格確認書, no card
-    ("01280015", "2207", "1164", "00", dt.date(1995, 3, 3), Validity.VALID, "井上 舞"),  # card not registered
-    ("06114011", "210", "6051", "00", dt.date(1987, 9, 9), Validity.INVALID, "山本 京子"),
-    ("121004", "千中", "71320", "01", dt.date(1986, 12, 12), Validity.INVALID_NEW_EXISTS, "松本 涼子"),  # old 国保 numbers
+    ("231001", "名中", "204417", "01", dt.date(1990, 7, 21), Validity.VALID, "高橋　由美"),  # 国保 typed without padding
+    ("  131128", "世田", "81155", "01", dt.date(1968, 3, 15), Validity.VALID, "大野　次郎"),  # 資格確認書, no card
+    ("01280015", "2207", "1164", "00", dt.date(1995, 3, 3), Validity.VALID, "井上　舞"),  # card not registered
+    ("06114011", "210", "6051", "00", dt.date(1987, 9, 9), Validity.INVALID, "山本　京子"),
+    ("121004", "千中", "71320", "01", dt.date(1986, 12, 12), Validity.INVALID_NEW_EXISTS, "松本　涼子"),  # old 国保 numbers
     ("01120013", "3318", "705", "00", dt.date(1986, 12, 12), Validity.NOT_FOUND, None),  # new one still being registered
-    ("06132013", "1120", "3307", "00", dt.date(1985, 4, 12), Validity.INVALID_NEW_EXISTS, "佐藤 花子"),  # old 健保組合 card
-    ("01470012", "9012", "377", "00", dt.date(1983, 6, 6), Validity.VALID, "木村 彩"),
+    ("06132013", "1120", "3307", "00", dt.date(1985, 4, 12), Validity.INVALID_NEW_EXISTS, "佐藤　花子"),  # old 健保組合 card
+    ("01470012", "9012", "377", "00", dt.date(1983, 6, 6), Validity.VALID, "木村　彩"),
 ]
 
 
@@ -536,6 +539,7 @@ def test_numbers_query(central, insurer, symbol, number, branch, birth, validity
         "InsuredIdentificationNumber": number,
         "InsuredBranchNumber": branch,
         "Birthdate": birth.strftime("%Y%m%d"),
+        "LimitApplicationCertificateRelatedConsFlg": "0",
     }
     assert reply.certificate_not_after is None and reply.consent is None
 

@@ -72,7 +72,7 @@ def test_demo_mode_accepts_a_real_card_and_marks_it_everywhere(sim_base, tmp_pat
     )
     assert outcome.code == 1 and outcome.demo
     assert "デモ" in outcome.label and outcome.to_check_json()["demo"] is True
-    assert outcome.person_name == "佐藤 花子"  # the demo person of the population
+    assert outcome.person_name == "佐藤　花子"  # the demo person of the population
     (row,) = session.journal.confirmations()
     assert row.demo and row.validity == 1
     month = f"{REFERENCE_DATE:%Y-%m}"

@@ -119,6 +119,7 @@ def full_reply() -> EligibilityReply:
         certificate_not_after=dt.date(2028, 2, 29),
         consent=make_consent({ConsentItem.DIAGNOSIS, ConsentItem.OPERATION}, T0),
         method=AuthMethod.VISUAL,
+        limit_consent=True,
         medical_institution_code=MIC,
         arbitrary_file_identifier="ArnHCeDfNjMCFzg=",
     )
@@ -154,7 +155,7 @@ def test_xml_uses_the_interface_element_names() -> None:
     assert r.findtext("ElderlyRecipientCertificateInfo/ElderlyRecipientContributionRatio") == "020"
     assert r.findtext("ElderlyRecipientCertificateInfo/ElderlyRecipientValidStartDate") == "20260801"
     assert r.findtext("LimitApplicationCertificateRelatedConsFlg") == "1"
-    assert r.findtext("LimitApplicationCertificateRelatedInfo/LimitApplicationCertificateClassificationFla") == "B05"
+    assert r.findtext("LimitApplicationCertificateRelatedInfo/LimitApplicationCertificateClassificationFlag") == "B05"
     categories = [e.text for e in r.findall("SpecificDiseasesCertificateList/SpecificDiseasesCertificateInfo/SpecificDiseasesDiseaseCategory")]
     assert categories == ["1", "3"]
     assert r.findtext("DiagnosisInfoConsFlg") == "1" and r.findtext("PharmacistsInfoConsFlg") == "0"

@@ -14,11 +14,17 @@ import json
 import queue
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from desk.commands import EXIT_USAGE, UsageError, fail
 from desk.commands.run import add_desk_options, desk_config, reader_spec
 from desk.commands.secrets import check_staff_id, normalize_pin, read_secret
 from reader.staff_facing import StaffFacingError
+
+if TYPE_CHECKING:
+    from desk.models import NumbersQuery
+    from desk.outcome import Outcome
+    from reader.face import MatchResult
 
 __all__ = ["register"]
 
@@ -28,7 +34,12 @@ CARD_WAIT_S = 30.0  # how long a check on a real reader waits for a card to be p
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("check", help="シミュレータで資格確認を1件実行（テスト・研修用）")
     p.add_argument("--card", help="カードのテストデータ名（fixtures/cards/*.json; シミュレータのリーダーのとき）")
-    p.add_argument("--method", required=True, choices=["face", "pin", "visual"])
+    p.add_argument("--method", choices=["face", "pin", "visual"], help="本人確認の方法（カードによる確認）")
+    p.add_argument(
+        "--numbers", nargs=5, metavar=("保険者番号", "記号", "番号", "枝番", "生年月日"),
+        help="カードを使わず、資格確認書・保険証の記載で照会する（照会区分2）。記号・枝番がなければ - 、生年月日は YYYY-MM-DD",
+    )
+    p.add_argument("--limit-consent", action="store_true", help="限度額情報の提供に同意を得た（--numbers のとき）")
     p.add_argument("--pin", help="暗証番号（--method pin; 研修用。ほかの利用者から見えるため、ふだんは --pin-stdin）")
     p.add_argument("--pin-stdin", action="store_true", help="暗証番号を標準入力の1行目から読む")
     p.add_argument("--camera", default=None, help="カメラのシナリオ（holder, other, dark …; 既定 holder）／pcsc のときはカメラ番号")
@@ -63,6 +74,12 @@ def cmd_check(args: argparse.Namespace) -> int:
     from desk.models import AuthMethod, ConsentItem
     from desk.wiring import ReaderSpec, check_population, open_desk
 
+    if (args.method is None) == (args.numbers is None):
+        return _usage("--method（カードによる確認）か --numbers（番号による照会）のどちらか一方を指定してください")
+    if args.numbers is not None:
+        return _check_numbers(args)
+    if args.limit_consent:
+        return _usage("--limit-consent は --numbers のときに使えます")
     method = AuthMethod(args.method)
     # everything typed is checked before anything is opened or written
     pin = password = None
@@ -117,6 +134,13 @@ def cmd_check(args: argparse.Namespace) -> int:
         result_files = None if outcome.code is None else ("owed" if session.log.export_problem else "written")
     finally:
         desk.close()
+    return _report(args, outcome, record, not_recorded, blocked, result_files, last_face)
+
+
+def _report(
+    args: argparse.Namespace, outcome: Outcome, record: str | None, not_recorded: Exception | None,
+    blocked: Exception | None, result_files: str | None, last_face: MatchResult | None,
+) -> int:
     if args.json:
         out = outcome.to_check_json()
         out["record"] = record
@@ -135,6 +159,59 @@ def cmd_check(args: argparse.Namespace) -> int:
     if record is not None:
         print(f"記録: {_RECORD_PLACES.get(record, record)}")
     return _recorded(record, not_recorded, blocked)
+
+
+def _numbers_query(values: list[str], limit_consent: bool) -> NumbersQuery:
+    """The five values of --numbers as a query ('-' for an empty 記号 or 枝番); UsageError when wrong."""
+    from pydantic import ValidationError
+
+    from desk.commands.secrets import to_halfwidth
+    from desk.models import NumbersQuery
+
+    insurer, symbol, number, branch, birth = (to_halfwidth(v.strip()) for v in values)
+    try:
+        birth_date = dt.date.fromisoformat(birth)
+    except ValueError:
+        raise UsageError(f"生年月日は YYYY-MM-DD で指定してください（指定値: {birth[:20]}）") from None
+    try:
+        return NumbersQuery(
+            insurer_number=insurer, insured_card_symbol="" if symbol == "-" else symbol,
+            insured_identification_number=number, insured_branch_number="" if branch == "-" else branch,
+            birth_date=birth_date, limit_consent=limit_consent,
+        )
+    except ValidationError as exc:
+        names = {"insurer_number": "保険者番号（6桁か8桁の数字）", "insured_identification_number": "番号",
+                 "insured_branch_number": "枝番（2桁の数字か -）"}
+        wrong = [names.get(str(e["loc"][0]), str(e["loc"][0])) for e in exc.errors() if e.get("loc")]
+        raise UsageError(f"--numbers の値が正しくありません: {'、'.join(wrong)}") from None
+
+
+def _check_numbers(args: argparse.Namespace) -> int:
+    """照会区分 2 on the desk: the facility's (with --config, through its central connection,
+    without a card reader) or the training one."""
+    from desk.wiring import ReaderSpec, check_population, open_desk
+
+    query = _numbers_query(args.numbers, args.limit_consent)
+    if args.method is None and (args.pin or args.pin_stdin or args.visual_password or args.visual_password_stdin):
+        return _usage("--numbers の照会に暗証番号・目視確認用パスワードは使いません")
+    facility = args.facility_config is not None and not args.demo
+    if facility and (args.today or args.central != "ok" or args.population):
+        return _usage("--today・--central・--population は訓練用です（--config のときは使えません）")
+    if args.population is not None:
+        check_population(args.population)
+    spec = ReaderSpec("none") if facility else ReaderSpec("sim")
+    desk = open_desk(desk_config(args, spec, camera=None, today=args.today, central_mode=args.central, population=args.population))
+    try:
+        session = desk.session
+        if (notice := session.started.notice()) is not None:
+            print(notice, file=sys.stderr)
+        outcome = session.query_numbers(query)
+        record, not_recorded = session.log.record_place, session.log.not_recorded
+        blocked = _owed(session.log.export_problem)
+        result_files = None if outcome.code is None else ("owed" if session.log.export_problem else "written")
+    finally:
+        desk.close()
+    return _report(args, outcome, record, not_recorded, blocked, result_files, None)
 
 
 _RECORD_PLACES = {

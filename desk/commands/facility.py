@@ -36,6 +36,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     init.add_argument("--journal", help="受付記録（SQLite）の場所")
     init.add_argument("--res-retention-days", type=int, metavar="N",
                       help="結果ファイルを残す日数（既定 93、0 で削除しない）。古いものは受付端末が起動時に削除します")
+    init.add_argument("--exchange-folder", metavar="DIR",
+                      help="資格確認端末の共有フォルダ（req/ res/ のある場所）。番号による照会と一括照会をこのフォルダ経由で行う")
+    init.add_argument("--exchange-encoding", choices=("utf-8", "shift_jis"), default="utf-8",
+                      help="共有フォルダに書く照会の文字コード（資格確認端末の設定に合わせる; 既定 utf-8）")
+    init.add_argument("--exchange-timeout", type=float, metavar="SECONDS", default=30.0,
+                      help="資格確認端末の応答を待つ秒数（既定 30）")
     init.add_argument("--force", action="store_true", help="既存の設定を上書きする（目視確認用パスワードは引き継ぐ）")
     init.set_defaults(func=_init)
 
@@ -79,6 +85,11 @@ def _init(args: argparse.Namespace) -> int:
             fields["res_retention_days"] = args.res_retention_days
         if previous is not None and previous.visual_password is not None:
             fields["visual_password"] = previous.visual_password
+        if args.exchange_folder:
+            fields["central"] = {
+                "kind": "reqres", "folder": Path(args.exchange_folder), "encoding": args.exchange_encoding,
+                "timeout_s": args.exchange_timeout,
+            }
         config = FacilityConfig(**fields)
     except FacilityError as exc:
         return fail(exc, 2)
@@ -120,6 +131,11 @@ def _show(args: argparse.Namespace) -> int:
     keep = f"{config.res_retention_days}日" if config.res_retention_days else "削除しない"
     print(f"  結果ファイルの保存期間 {keep}")
     print(f"  目視確認用パスワード {'設定済み' if config.visual_password else '未設定'}")
+    central = config.central
+    if central.kind == "reqres":
+        print(f"  照会の接続先     資格確認端末の共有フォルダ {central.folder}（{central.encoding.declaration}、応答待ち {central.timeout_s:g}秒）")
+    else:
+        print(f"  照会の接続先     シミュレータ{'（デモ）' if central.demo else ''}")
     return 0
 
 

@@ -10,7 +10,7 @@ import sys
 from desk.models import STAFF_ID_MAX
 from reader.staff_facing import UsageError
 
-__all__ = ["read_secret", "normalize_pin", "check_staff_id", "STAFF_ID_MAX"]
+__all__ = ["read_secret", "normalize_pin", "to_halfwidth", "check_staff_id", "STAFF_ID_MAX"]
 
 
 
@@ -42,6 +42,11 @@ def read_secret(*, argv_value: str | None, from_stdin: bool, option: str, prompt
 
 
 _FULL_WIDTH_DIGITS = str.maketrans("０１２３４５６７８９", "0123456789")
+
+
+def to_halfwidth(text: str) -> str:
+    """Full-width digits and the ideographic space as typed with a Japanese input method, made ASCII."""
+    return text.translate(_FULL_WIDTH_DIGITS).replace("\u3000", " ").replace("－", "-")
 
 
 def normalize_pin(pin: str) -> str:

@@ -76,7 +76,7 @@ async def test_pin_right_gives_valid_with_consent(make_desk):
         await consent_all(pilot)
         assert_banner(desk.app, 1, "有効", "-valid")
         details = text(desk.app, "#result-details")
-        assert "佐藤 花子" in details and "01130012" in details and "3割" in details
+        assert "佐藤　花子" in details and "01130012" in details and "3割" in details
         assert "薬剤情報" in details
         assert desk.session.outcome.method is AuthMethod.PIN
         # the PIN is not kept anywhere on screen
