@@ -193,3 +193,32 @@ def test_facility_bulk_with_no_terminal_reports_every_patient_as_an_error(tmp_pa
     assert "エラー　　   5" in result.stdout
     rows = (tmp_path / "p_照会結果.csv").read_text(encoding="utf-8-sig").splitlines()
     assert all("応答しません" in row for row in rows[1:])
+
+
+def test_a_query_kept_while_the_terminal_was_down_is_asked_again_once_it_answers(
+    tmp_path: Path, facility: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from desk.models import Channel, Validity
+    from desk.wiring import DeskConfig, ReaderSpec, open_desk
+
+    for folder in ("req", "res"):
+        (tmp_path / "share" / folder).mkdir(parents=True)
+    assert main(["check", "--config", str(facility), "--numbers", *SATO, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["outcome"]["name"] == "central_down"
+    process = subprocess.Popen([sys.executable, "-m", "sim.renkei", str(tmp_path / "share"), "--shift-jis"],
+                               stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        desk = open_desk(DeskConfig(reader=ReaderSpec("none"), camera=None, facility_config=facility))
+        try:
+            (outcome,) = desk.session.retry_outage_queue()
+            assert outcome.code == Validity.VALID
+            assert desk.session.journal.pending_outages() == []
+            rows = desk.session.journal.confirmations()  # type: ignore[attr-defined]
+        finally:
+            desk.close()
+    finally:
+        os.killpg(process.pid, signal.SIGINT)
+        process.wait(timeout=10)
+    # newest first: the re-run answered, after the 障害時 record it completes
+    assert [(r.channel, r.validity) for r in rows] == [(Channel.NUMBERS, Validity.VALID), (Channel.OUTAGE, None)]
+    assert len(list((tmp_path / "data" / "res").glob("OQS_2_*.xml"))) == 1

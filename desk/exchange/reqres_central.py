@@ -78,7 +78,7 @@ class ReqResCentral:
         *,
         encoding: Encoding = Encoding.UTF8,
         timeout_s: float = 30.0,
-        poll_s: float = 0.05,
+        poll_s: float = 0.02,  # a stat() per poll: cheap, and the answer is seen within 20 ms
         settle_s: float = 2.0,
         card_central: CentralSystem | None = None,
         sleep: Callable[[float], None] = time.sleep,
