@@ -80,10 +80,11 @@ class CentralError(StaffFacingError):
 
     title = "オンライン資格確認等システムのエラー"
     code = "central_error"
+    failure: FailureName = FailureName.CENTRAL_DOWN  # what the desk makes of it (an outage by default)
 
     @property
     def failure_name(self) -> FailureName:
-        return FailureName.CENTRAL_DOWN
+        return self.failure
 
 
 class CentralUnavailable(CentralError):
@@ -109,10 +110,7 @@ class CentralRequestRefused(CentralError):
 
     title = "資格確認端末が照会を受け付けませんでした"
     code = "request_refused"
-
-    @property
-    def failure_name(self) -> FailureName:
-        return FailureName.REQUEST_REFUSED
+    failure = FailureName.REQUEST_REFUSED
 
 
 class CentralNotOffered(CentralError):
@@ -121,10 +119,7 @@ class CentralNotOffered(CentralError):
 
     title = "この接続ではカードによる資格確認ができません"
     code = "not_offered"
-
-    @property
-    def failure_name(self) -> FailureName:
-        return FailureName.CARD_ERROR
+    failure = FailureName.CARD_ERROR
 
 
 class CentralRejected(CentralError):

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from desk.atomicfile import stage_file
+from desk.atomicfile import write_bytes_atomic
 
 __all__ = ["ExchangeFolders", "hand_over", "wait_for_any", "read_settled", "Unsettled"]
 
@@ -53,14 +53,7 @@ class ExchangeFolders:
 
 def hand_over(folder: Path, name: str, data: bytes) -> Path:
     """Put `data` into `folder/name` in one step (temporary dot-file, fsync, rename)."""
-    target = folder / name
-    tmp = stage_file(target, data)
-    try:
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return target
+    return write_bytes_atomic(folder / name, data)
 
 
 def wait_for_any(
