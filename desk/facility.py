@@ -175,6 +175,9 @@ class FacilityConfig(Model):
     # Result files hold names, addresses and birth dates: the desk removes those older than this
     # many days (the month's claims are long done by then; 0 keeps them for ever).
     res_retention_days: int = Field(default=93, ge=0, le=3650)
+    # 小児科特例 of the 加算 (a clinic billing 小児科外来診療料 with ≥30% of its 2024 outpatients under 6):
+    # the facility knows, the desk cannot tell
+    pediatric_exception: bool = False
 
     @field_validator("name")
     @classmethod

@@ -36,6 +36,8 @@ from typing import Literal
 from pydantic import Field
 
 from desk.journal import Journal
+from desk.kasan import SchemeAssessment, parse_ym, schemes_for_month
+from desk.kasan import periods as kasan_periods
 from desk.models import Channel, Model
 from desk.seed_stats import CATEGORIES, normalize_prefecture, seed_usage_rates
 from reader.staff_facing import StaffFacingError
@@ -57,21 +59,10 @@ __all__ = [
     "assess",
     "monthly_usage",
     "render_text",
+    "scheme_lines",
 ]
 
 FEE_SCHEDULES = ("医科", "歯科", "調剤")
-TIER_POINTS: dict[int, dict[str, int]] = {
-    1: {"医科": 11, "歯科": 9, "調剤": 7},
-    2: {"医科": 10, "歯科": 8, "調剤": 6},
-    3: {"医科": 8, "歯科": 6, "調剤": 4},
-}
-# 令和6年6月～9月: 医療DX推進体制整備加算 8点（歯科6点, 調剤4点）, no usage requirement yet.
-FLAT_POINTS: dict[str, int] = {"医科": 8, "歯科": 6, "調剤": 4}
-_FLAT_FROM = (2024, 6)
-# Months of application for which the online-confirmation-based rate of 2 months before may be used.
-_ONLINE_BASIS_FROM = (2024, 10)
-_ONLINE_BASIS_UNTIL = (2025, 1)
-
 _CATEGORY_FEE = {"medical_clinic": "医科", "hospital": "医科", "dental_clinic": "歯科", "pharmacy": "調剤"}
 _CATEGORY_LABEL = {"medical_clinic": "医科診療所", "hospital": "病院", "dental_clinic": "歯科診療所", "pharmacy": "薬局"}
 
@@ -93,25 +84,35 @@ class TierRule(Model):
     points_note: str = ""  # points that differ from the seed's table, when known
 
 
-_SEED = "令和6年度診療報酬改定 資料「マイナ保険証利用率（案）」(shared/seeds)"
-_CHUIKYO_2025 = "中医協 2025-07-23 (reproduced at yb-satellite.co.jp/mn107.html, hattaganka.com/board)"
-_POINTS_2025 = (
-    "点数（医科・初診）：電子処方箋の体制あり 加算1 12点・加算2 11点・加算3 10点、なし 加算4 10点・加算5 9点・"
-    "加算6 8点（9点とする資料もあり未確定）。歯科・調剤の点数は未確認。"
-)
+def _tier_rules() -> tuple[TierRule, ...]:
+    """The usage-requirement periods of desk/data/kasan_schemes.json (desk/kasan.py), as TierRules."""
+    return tuple(
+        TierRule(
+            results_label=p.results_label or "", applies_from=parse_ym(p.applies_from),
+            applies_until=parse_ym(p.applies_until or p.applies_from),
+            thresholds={int(k): v for k, v in (p.thresholds_percent or {}).items()}, source=p.source,
+            points_note=p.points_note if p.applies_from >= "2025-04" else "",
+        )
+        for p in kasan_periods() if p.requirement == "usage"
+    )
 
-TIER_RULES: tuple[TierRule, ...] = (
-    TierRule(results_label="令和6年7・8月～", applies_from=(2024, 10), applies_until=(2024, 12), thresholds={1: 15, 2: 10, 3: 5}, source=_SEED),
-    TierRule(results_label="令和6年10・11月～", applies_from=(2025, 1), applies_until=(2025, 3), thresholds={1: 30, 2: 20, 3: 10}, source=_SEED),
-    TierRule(results_label="令和7年1月～", applies_from=(2025, 4), applies_until=(2025, 9), thresholds={1: 45, 2: 30, 3: 15}, source=_CHUIKYO_2025, points_note=_POINTS_2025),
-    TierRule(results_label="令和7年7月～", applies_from=(2025, 10), applies_until=(2026, 2), thresholds={1: 60, 2: 40, 3: 25}, source=_CHUIKYO_2025, points_note=_POINTS_2025),
-    TierRule(results_label="令和7年12月～", applies_from=(2026, 3), applies_until=(2026, 5), thresholds={1: 70, 2: 50, 3: 30}, source=_CHUIKYO_2025, points_note=_POINTS_2025),
-)  # fmt: skip
+
+TIER_RULES: tuple[TierRule, ...] = _tier_rules()
+_FLAT = kasan_periods()[0]  # 令和6年6月～9月: one 加算 without a usage requirement
+FLAT_POINTS: dict[str, int] = {fee: points["加算"] or 0 for fee, points in _FLAT.points.items() if points}
+_FLAT_FROM = parse_ym(_FLAT.applies_from)
+TIER_POINTS: dict[int, dict[str, int]] = {
+    tier: {fee: (points or {})[str(tier)] or 0 for fee, points in kasan_periods()[1].points.items()} for tier in (1, 2, 3)
+}
+# Months of application for which the online-confirmation-based rate of 2 months before may be used.
+_ONLINE_BASIS_FROM = TIER_RULES[0].applies_from
+_ONLINE_BASIS_UNTIL = parse_ym(next(p.online_basis_until for p in kasan_periods() if p.online_basis_until))
+_REPLACEMENT = next(p for p in kasan_periods() if p.requirement == "floor")
 # From 2026-06 (令和8年度改定): the 加算 is replaced by 電子的診療情報連携体制整備加算 (加算1 15点,
 # 加算2 9点, 加算3 4点, 初診・月1回), tiers by 電子処方箋 / 電子カルテ情報共有, usage ≥ 30% a base requirement.
-REPLACED_FROM: YearMonth = (2026, 6)
-NEW_SCHEME_FLOOR_PERCENT = 30
-_NEW_SCHEME_SOURCE = "令和8年度改定（答申 2026-02-13）; MHLW 説明資料 wic-net.com/material/document/23626/33"
+REPLACED_FROM: YearMonth = parse_ym(_REPLACEMENT.applies_from)
+NEW_SCHEME_FLOOR_PERCENT = min((_REPLACEMENT.thresholds_percent or {"1": 30}).values())
+_NEW_SCHEME_SOURCE = _REPLACEMENT.source
 
 
 def parse_month(text: str) -> YearMonth:
@@ -197,6 +198,9 @@ class MonthlyUsage(Model):
     category_label: str | None = None
     fee_schedule: str | None = None
     assessments: list[TierAssessment]
+    receipt_count: int | None = Field(default=None, description="the facility's レセプト件数 of the month, when given")
+    pediatric_exception: bool = False
+    schemes: list[SchemeAssessment] = Field(default_factory=list, description="every 加算 application this month's rate feeds")
     prefecture: str | None = None
     prefecture_rate_percent: float | None = Field(default=None, description="seed, 令和6年9月, this category")
     prefecture_overall_rate_percent: float | None = Field(default=None, description="seed, 令和6年9月, all types")
@@ -291,7 +295,8 @@ def assess(month: str, myna: int, online: int, *, category: str | None = None) -
 
 
 def monthly_usage(
-    journal: Journal, month: str, *, category: str | None = None, prefecture: str | None = None
+    journal: Journal, month: str, *, category: str | None = None, prefecture: str | None = None,
+    receipts: int | None = None, pediatric: bool = False,
 ) -> MonthlyUsage:
     ym = parse_month(month)
     if category is not None and category not in CATEGORIES:
@@ -313,6 +318,9 @@ def monthly_usage(
         category_label=_CATEGORY_LABEL.get(category) if category else None,
         fee_schedule=_CATEGORY_FEE.get(category) if category else None,
         assessments=assess(month_label(ym), myna, online, category=category),
+        receipt_count=receipts,
+        pediatric_exception=pediatric,
+        schemes=schemes_for_month(ym, myna, online, receipts=receipts, pediatric=pediatric, fee=_CATEGORY_FEE.get(category) if category else None),
         prefecture=pref,
         prefecture_rate_percent=(
             pref_rates.for_category(category).rate_percent if pref_rates is not None and category else None
@@ -322,6 +330,37 @@ def monthly_usage(
         reference_month=seed.month,
         reference_source=seed.source,
     )
+
+
+def scheme_lines(usage: MonthlyUsage) -> list[str]:
+    """The 加算 applications the month's rate feeds, in Japanese (the text output and the screen)."""
+    lines = []
+    for a in usage.schemes:
+        basis = "オンライン資格確認件数ベース" if a.basis == "online" else "レセプト件数ベース"
+        rate = "—" if a.rate_percent is None else f"{a.rate_percent:.2f}%"
+        approx = "（レセプト件数が未入力のためオンライン資格確認件数で代用）" if a.approximate else ""
+        lines.append(f"・{a.applies_to} 適用 {a.name}（{basis}、{a.months_before}か月前の実績 {rate}{approx}）")
+        limits = "、".join(f"加算{t} {'未確定' if p is None else f'{p}%以上'}" for t, p in sorted((a.thresholds_percent or {}).items()))
+        if a.pediatric_exception:
+            limits += "（小児科特例）"
+        lines.append(f"    基準: {limits}")
+        if a.tier is not None:
+            reached = f"{a.name}{a.tier}に達しています" if a.tier else "どの区分にも達していません"
+            gap = f"。次の区分まで あと{a.gap_patients}人がマイナ保険証なら達していました" if a.gap_patients else ""
+            lines.append(f"    {reached}{gap}")
+        elif a.floor_met is not None:
+            gap = f"（あと{a.gap_patients}人）" if a.gap_patients else ""
+            lines.append(f"    利用率の要件を{'満たしています' if a.floor_met else '満たしていません' + gap}。区分は電子処方箋・電子カルテ情報共有の体制で決まります")
+        if a.points:
+            lines.append("    点数（初診時）: " + "、".join(f"{k} {'未確定' if v is None else f'{v}点'}" for k, v in a.points.items()))
+        if a.note:
+            lines.append(f"    {a.note}")
+        if a.open:
+            lines.append(f"    未確定: {'、'.join(a.open)}")
+        lines.append(f"    出典: {a.source}")
+    if not lines:
+        lines.append("・この月の利用率を要件とする加算はありません")
+    return lines
 
 
 def render_text(usage: MonthlyUsage) -> str:
@@ -334,16 +373,11 @@ def render_text(usage: MonthlyUsage) -> str:
         f"（うち被保険者番号等 {usage.numbers_count}件）",
         f"  利用率 {rate}",
         "",
-        "医療DX推進体制整備加算",
+        "この月の利用率が使われる加算",
     ]
-    for a in usage.assessments:
-        lines.append(f"  ・{a.basis_label} → {a.applies_to} 適用分")
-        lines.append(f"    {a.note}")
-        if a.points:
-            pts = "、".join(f"{k}{v}点" for k, v in a.points.items())
-            lines.append(f"    点数（初診時）：{pts}")
-        if a.source:
-            lines.append(f"    出典：{a.source}")
+    if usage.receipt_count is not None:
+        lines.insert(4, f"  レセプト件数 {usage.receipt_count}件（施設が入力）")
+    lines += [f"  {line}" for line in scheme_lines(usage)]
     ref = _wareki_month(parse_month(usage.reference_month))
     lines += ["", f"参考：{ref}の公表値（厚生労働省）"]
     if usage.prefecture:

@@ -20,6 +20,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("--month", required=True, metavar="YYYY-MM", help="集計する月（日本時間）")
     parser.add_argument("--json", action="store_true", help="JSONで出力する")
+    parser.add_argument("--receipts", type=int, metavar="N", help="この月のレセプト件数（レセプト件数ベースの利用率を計算する）")
     parser.add_argument("--journal", metavar="PATH", help="受付記録（SQLite）。省略時は施設設定の journal_path")
     parser.add_argument("--config", metavar="PATH", help="施設設定（省略時は $MADOGUCHI_CONFIG か既定の場所）")
     parser.set_defaults(func=run)
@@ -37,6 +38,8 @@ def run(args: argparse.Namespace) -> int:
     except StatsError as exc:
         print(f"{exc.title}: {exc}", file=sys.stderr)
         return 2
+    if args.receipts is not None and not 0 <= args.receipts <= 10_000_000:
+        return fail(UsageError("--receipts は0以上のレセプト件数です"), EXIT_USAGE)
 
     config = None
     path = config_path(args.config)
@@ -69,6 +72,8 @@ def run(args: argparse.Namespace) -> int:
                 args.month,
                 category=config.category.value if config else None,
                 prefecture=config.prefecture if config else None,
+                receipts=args.receipts,
+                pediatric=config.pediatric_exception if config else False,
             )
     except (JournalError, StatsError) as exc:
         return fail(exc)

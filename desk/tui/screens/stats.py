@@ -69,6 +69,7 @@ class StatsScreen(Screen):
                     month_label(shift_month(last, -back)),
                     category=category,
                     prefecture=getattr(facility, "prefecture", None),
+                    pediatric=bool(getattr(facility, "pediatric_exception", False)),
                 )
                 for back in range(MONTHS_SHOWN - 1, -1, -1)
             ]
@@ -107,17 +108,17 @@ def _chart(months: list[Any]) -> Table:
     if last.prefecture and last.prefecture_overall_rate_percent is not None:
         _bar_row(table, "参考", last.prefecture_overall_rate_percent, f"{last.prefecture}の全施設（{reference}）", "yellow")
     _bar_row(table, "参考", last.national_rate_percent, f"全国（{reference}）", "yellow")
+    if last.schemes:  # the tier lines of the first 加算 the month's rate feeds
+        first = last.schemes[0]
+        for tier, percent in sorted((first.thresholds_percent or {}).items()):
+            if percent is not None:
+                _bar_row(table, "基準", percent, f"加算{tier}（{first.applies_to} 適用）", "blue")
     return table
 
 
 def _tiers(usage: Any) -> str:
-    lines = [f"\n{usage.month} の実績（{usage.definition}）"]
-    for a in usage.assessments:
-        lines.append(f"・{a.basis_label} → {a.applies_to} 適用分")
-        if a.tier_label:
-            lines.append(f"    {a.tier_label}")
-        lines.append(f"    {a.note}")
-        if a.points:
-            lines.append("    点数（初診時）: " + "、".join(f"{k} {v}点" for k, v in a.points.items()))
+    from desk.stats import scheme_lines
+
+    lines = [f"\n{usage.month} の実績（{usage.definition}）が使われる加算", *scheme_lines(usage)]
     lines.append("\n← → で月を移動")
     return "\n".join(lines)
