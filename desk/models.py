@@ -107,6 +107,8 @@ class FailureName(str, Enum):
     CENTRAL_DOWN = "central_down"
     # the 資格確認端末 could not read the query (`.err` in res/): sending it again changes nothing
     REQUEST_REFUSED = "request_refused"
+    # the document presented is not accepted on that day (desk/documents.py): nothing was queried
+    DOCUMENT_NOT_ACCEPTED = "document_not_accepted"
 
     @property
     def label(self) -> str:
@@ -122,6 +124,7 @@ class FailureName(str, Enum):
             "card_error": "カードを読み取れません（機器不良等）",
             "central_down": "オンライン資格確認等システムに接続できません",
             "request_refused": "資格確認端末が照会を受け付けませんでした",
+            "document_not_accepted": "提示された書類では受け付けられません",
         }[self.value]
 
 

@@ -2,21 +2,48 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from desk.central import CentralError
 from desk.confirmation_log import ConfirmationLog
+from desk.documents import Document, DocumentRule, rule_for
 from desk.models import AuthMethod, Channel, FailureName, NumbersQuery
 from desk.outcome import Outcome, build_outcome
 from desk.ports import DeskPorts
+from desk.rules import Step
 
 __all__ = ["query_numbers"]
 
 
-def query_numbers(ports: DeskPorts, log: ConfirmationLog, query: NumbersQuery) -> Outcome:
+def query_numbers(
+    ports: DeskPorts, log: ConfirmationLog, query: NumbersQuery, *, document: Document | None = None, with_card: bool = False,
+) -> Outcome:
     """Ask the central system; journal the answer with its result files (or keep the query to
-    ask again while the system cannot be reached). `log` says where the record went."""
-    facility = ports.facility
+    ask again while the system cannot be reached). `log` says where the record went.
+
+    With the `document` the patient presented, its rule of the day comes first: a document not
+    accepted that day is answered with its steps and nothing is queried or recorded."""
     now = ports.clock()
     log.new_patient()
+    # 保険者番号 39…: a 後期高齢者医療広域連合, whose cards expired earlier
+    later_elderly = query.insurer_number.strip().startswith("39")
+    rule = rule_for(document, now.date(), with_card=with_card, later_elderly=later_elderly) if document is not None else None
+    if rule is not None and not rule.accepted:
+        outcome = build_outcome(failure=FailureName.DOCUMENT_NOT_ACCEPTED, message=rule.step, method=AuthMethod.NONE,
+                                today=now.date(), numbers=query)
+        return _with_document(outcome, rule)
+    return _with_document(_ask(ports, log, query, now), rule)
+
+
+def _with_document(outcome: Outcome, rule: DocumentRule | None) -> Outcome:
+    if rule is None:
+        return outcome
+    step = Step(code=f"document_{rule.document.value.replace('-', '_')}_{rule.decision}", text=rule.step)
+    return outcome.model_copy(update={"document": rule, "steps": [step, *outcome.steps]})
+
+
+def _ask(ports: DeskPorts, log: ConfirmationLog, query: NumbersQuery, now: dt.datetime) -> Outcome:
+    facility = ports.facility
     try:
         reply = ports.central.confirm_numbers(
             query, confirmation_date=now.date(), medical_institution_code=facility.medical_institution_code

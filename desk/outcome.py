@@ -14,6 +14,7 @@ from pydantic import Field
 from desk.certificate_grace import certificate_status
 from desk.claim import Claim, claim_for, shown_record
 from desk.copay import copay_to_collect
+from desk.documents import DocumentRule
 from desk.models import (
     AuthMethod,
     Consent,
@@ -52,6 +53,7 @@ class Outcome(Model):
     consent: Consent | None = None
     record: QualificationRecord | None = None
     demo: bool = False  # a real card on the simulated central system: nothing was confirmed
+    document: DocumentRule | None = None  # a query by numbers: the document presented and its rule of the day
 
     def to_check_json(self) -> dict[str, Any]:
         """The `desk check --json` object (stable keys; see README)."""
@@ -78,6 +80,11 @@ class Outcome(Model):
             "renewal_message": self.renewal_message,
             "consent": sorted(i.value for i in self.consent.items) if self.consent else [],
             "demo": self.demo,
+            "document": None if self.document is None else {
+                "name": self.document.document.value, "label": self.document.document.label,
+                "with_card": self.document.with_card, "decision": self.document.decision,
+                "open": self.document.open, "source": self.document.source,
+            },
         }
 
 
@@ -98,7 +105,7 @@ def build_outcome(
         not_after = reply.certificate_not_after or certificate_not_after
         status = certificate_status(not_after, today) if not_after else None
         validity = Validity(reply.validity)
-        steps = steps_for(validity, today=today, records=records, certificate_not_after=not_after)
+        steps = steps_for(validity, today=today, records=records, certificate_not_after=not_after, by_card=reply.reference_classification == 1)
         renewal = bool(status and status.renewal_alert)
         copay = copay_to_collect(record, today)
         return Outcome(

@@ -35,14 +35,10 @@ __all__ = [
     "CertificateStatus",
     "GRACE_MONTHS",
     "RENEWAL_ALERT_MONTHS",
-    "HEALTH_CARD_LAST_DAY",
-    "HEALTH_CARD_LAST_DAY_LATER_ELDERLY",
     "add_months",
     "grace_end",
     "renewal_alert_from",
     "certificate_status",
-    "health_card_last_day",
-    "health_card_accepted",
     "steps_for",
     "percent_label",
     # re-exported
@@ -59,10 +55,8 @@ __all__ = [
 # 3rd month after the month of expiry (seed: 電子証明書の有効期限が切れても3カ月間は引き続き…).
 # The reader shows a renewal alert when 3 months or less remain (seed: 有効期限満了日まで3か月以下の場合).
 
-# Old paper 健康保険証: no new issue from 2024-12-02, usable within its own validity for at most one
-# year: the seed's chart says 健康保険証 (~2025.12/1). 後期高齢者医療 cards expired on 2025-07-31.
-HEALTH_CARD_LAST_DAY = dt.date(2025, 12, 1)
-HEALTH_CARD_LAST_DAY_LATER_ELDERLY = dt.date(2025, 7, 31)
+# Old paper 健康保険証, 資格情報のお知らせ, 資格確認書: which is accepted on which day is a table of
+# its own (desk/documents.py, desk/data/documents.json).
 
 
 class Step(Model):
@@ -74,21 +68,10 @@ class Situation(str, Enum):
     """Desk situations that are neither an OQSCD006 code nor a FailureName."""
 
     DEVICE_FAILURE = "device_failure"  # 顔認証付きカードリーダー・資格確認端末の故障、カードの不具合
-    HEALTH_CARD = "health_insurance_card"  # an old paper 健康保険証 was presented
 
     @property
     def label(self) -> str:
-        return {"device_failure": "機器・カードの不具合", "health_insurance_card": "健康保険証の提示"}[self.value]
-
-
-def health_card_last_day(valid_to: dt.date | None, *, later_elderly: bool = False) -> dt.date:
-    cap = HEALTH_CARD_LAST_DAY_LATER_ELDERLY if later_elderly else HEALTH_CARD_LAST_DAY
-    return cap if valid_to is None else min(valid_to, cap)
-
-
-def health_card_accepted(valid_to: dt.date | None, today: dt.date, *, later_elderly: bool = False) -> bool:
-    """Whether an old paper 健康保険証 may still be used as proof today (its own expiry, capped)."""
-    return today <= health_card_last_day(valid_to, later_elderly=later_elderly)
+        return {"device_failure": "機器・カードの不具合"}[self.value]
 
 
 def percent_label(percent: int) -> str:
@@ -224,18 +207,16 @@ def steps_for(
     returning_patient: bool = False,
     birth_date: dt.date | None = None,
     visual_locked_until: dt.datetime | None = None,
-    health_card_valid_to: dt.date | None = None,
-    later_elderly: bool = False,
+    by_card: bool = True,
 ) -> list[Step]:
     """The instructions for the receptionist, in order.
 
+    - `by_card`: the answer came from the card (照会区分 1); False for a query by numbers.
     - `records`: the reply's qualification records (有効: the current one first; 無効: the lost one).
     - `certificate_not_after`: the card certificate's last valid day, for the grace and renewal notices.
     - `returning_patient`: the facility already holds this patient's claim data from an earlier visit.
     - `birth_date`: when known without a record (card read with the PIN), for the declared co-pay hint.
     - `visual_locked_until`: for FailureName.VISUAL_LOCKED, when 目視 is allowed again.
-    - `health_card_valid_to` / `later_elderly`: for Situation.HEALTH_CARD, the printed expiry and
-      whether it is a 後期高齢者医療 card.
     """
     record = shown_record(records, today)
     if birth_date is None and record is not None:
@@ -252,6 +233,12 @@ def steps_for(
                 text=(
                     "マイナ保険証で確認できたため、保険証の追加提示は不要です。高齢受給者証、限度額適用認定証"
                     "（限度額適用・標準負担額減額認定証を含む）、特定疾病療養受療証の提示も不要です。"
+                ),
+            ) if by_card else Step(
+                code="numbers_certificates",
+                text=(
+                    "番号による照会です。限度額適用区分と特定疾病は、限度額情報の提供に同意を得て照会したときだけ表示されます。"
+                    "表示されていなければ、限度額適用認定証・特定疾病療養受療証の提示を求めてください。"
                 ),
             ),
             Step(code="claim_current", text="表示された現在の資格情報でレセプト請求してください。"),
@@ -326,6 +313,9 @@ def steps_for(
                 ),
             )
         ] + fallback
+
+    if outcome is FailureName.DOCUMENT_NOT_ACCEPTED:
+        return fallback  # the document's own step (desk/documents.py) comes first, from the caller
 
     if outcome is FailureName.REQUEST_REFUSED:
         return [
@@ -434,34 +424,6 @@ def steps_for(
                     "資格確認書の提示をお願いしてください。"
                 ),
             )
-        ]
-
-    if outcome is Situation.HEALTH_CARD:
-        last = health_card_last_day(health_card_valid_to, later_elderly=later_elderly)
-        if today <= last:
-            return [
-                Step(
-                    code="health_card_accepted",
-                    text=(
-                        f"この健康保険証は{_date_ja(last)}まで使えます。記載の保険者番号・記号・番号で資格を照会してください。"
-                    ),
-                )
-            ]
-        return [
-            Step(
-                code="health_card_expired",
-                text=(
-                    f"健康保険証は{_date_ja(last)}で使えなくなっています（2024年12月2日以降は新たに発行されず、"
-                    "有効期限内で最長1年間の経過措置でした）。受け付けられません。"
-                ),
-            ),
-            Step(
-                code="explain_kakuninsho",
-                text=(
-                    "マイナ保険証をお持ちの方はマイナンバーカードを、お持ちでない方には保険者から申請によらず届く"
-                    "「資格確認書」の提示をお願いしてください。資格確認書でもこれまで通り保険診療を受けられます。"
-                ),
-            ),
         ]
 
     raise TypeError(f"no steps for {outcome!r}")  # a programming error: every member is handled above

@@ -25,6 +25,7 @@ from desk import flow
 from desk.central import CentralError, make_consent
 from desk.certificate_grace import CertificateStatus, certificate_status
 from desk.confirmation_log import ConfirmationLog
+from desk.documents import Document
 from desk.export import Tidied
 from desk.facility import FacilityConfig, FacilityError, check_visual_password
 from desk.flow import Reception, State
@@ -310,8 +311,8 @@ class DeskSession:
 
     # -- 照会区分 2 and the outage queue -------------------------------------------------------
 
-    def query_numbers(self, query: NumbersQuery) -> Outcome:
-        return query_numbers(self.ports, self.log, query)
+    def query_numbers(self, query: NumbersQuery, *, document: Document | None = None, with_card: bool = False) -> Outcome:
+        return query_numbers(self.ports, self.log, query, document=document, with_card=with_card)
 
     def retry_outage_queue(self) -> list[Outcome]:
         return retry_outage_queue(self.ports, self.recorder)

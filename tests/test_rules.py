@@ -34,8 +34,6 @@ from desk.rules import (
     add_months,
     certificate_status,
     grace_end,
-    health_card_accepted,
-    health_card_last_day,
     renewal_alert_from,
     steps_for,
 )
@@ -188,28 +186,6 @@ def test_add_months_clamps_to_month_end():
 
 # ---------------------------------------------------------------------------------------------
 # old paper 健康保険証
-
-
-@pytest.mark.parametrize(
-    ("valid_to", "later", "today", "accepted"),
-    [
-        (D(2026, 7, 31), False, D(2025, 12, 1), True),  # capped at 2025-12-01: the last day itself
-        (D(2026, 7, 31), False, D(2025, 12, 2), False),
-        (None, False, D(2025, 12, 2), False),
-        (D(2025, 9, 30), False, D(2025, 9, 30), True),  # its own expiry comes first
-        (D(2025, 9, 30), False, D(2025, 10, 1), False),
-        (None, True, D(2025, 7, 31), True),  # 後期高齢者医療: 2025-07-31
-        (None, True, D(2025, 8, 1), False),
-        (None, False, D(2026, 12, 1), False),
-    ],
-)
-def test_health_card_accepted(valid_to, later, today, accepted):
-    assert health_card_accepted(valid_to, today, later_elderly=later) is accepted
-
-
-def test_health_card_last_day():
-    assert health_card_last_day(None) == D(2025, 12, 1)
-    assert health_card_last_day(None, later_elderly=True) == D(2025, 7, 31)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -433,16 +409,21 @@ def test_seed_資格情報のお知らせ_とマイナンバーカード():
 
 
 def test_seed_資格確認書_健康保険証は12月2日以降有効期限の範囲内で最長1年間使用可能():
-    assert codes(steps_for(Situation.HEALTH_CARD, today=D(2025, 12, 1), health_card_valid_to=D(2026, 3, 31))) == [
-        "health_card_accepted"
-    ]
-    expired = steps_for(Situation.HEALTH_CARD, today=D(2025, 12, 2), health_card_valid_to=D(2026, 3, 31))
-    assert codes(expired) == ["health_card_expired", "explain_kakuninsho"]
-    assert "資格確認書" in expired[1].text
+    from desk.documents import Document, rule_for
+
+    assert rule_for(Document.HEALTH_CARD, D(2025, 12, 1)).decision == "accept"
+    # what the seed could not know: the 2025-11-12 事務連絡 let an expired card be queried until 2026-03-31
+    assert rule_for(Document.HEALTH_CARD, D(2025, 12, 2)).decision == "transitional"
+    refused = rule_for(Document.HEALTH_CARD, D(2026, 4, 1))
+    assert refused.decision == "refuse" and "資格確認書" in refused.step
 
 
 def test_seed_後期高齢者医療保険加入者の有効期限は2025年7月31日():
-    assert codes(steps_for(Situation.HEALTH_CARD, today=D(2025, 8, 1), later_elderly=True))[0] == "health_card_expired"
+    from desk.documents import Document, rule_for
+
+    assert rule_for(Document.HEALTH_CARD, D(2025, 7, 31), later_elderly=True).decision == "accept"
+    # after it: the MHLW notice of 2025-06-27 let the expired card be queried until 2026-03-31
+    assert rule_for(Document.HEALTH_CARD, D(2025, 8, 1), later_elderly=True).decision == "transitional"
 
 
 def test_seed_マイナ保険証の場合には高齢受給者証_限度額適用認定証_特定疾病療養受療証の提示は不要():

@@ -40,6 +40,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="カードを使わず、資格確認書・保険証の記載で照会する（照会区分2）。記号・枝番がなければ - 、生年月日は YYYY-MM-DD",
     )
     p.add_argument("--limit-consent", action="store_true", help="限度額情報の提供に同意を得た（--numbers のとき）")
+    p.add_argument(
+        "--document", choices=["shikaku-kakuninsho", "health-card", "notice"],
+        help="提示された書類（--numbers のとき）: 資格確認書 / 健康保険証 / 資格情報のお知らせ。その日の取扱いを適用する",
+    )
+    p.add_argument("--with-card", action="store_true", help="マイナンバーカードも併せて提示された（--document notice のとき）")
     p.add_argument("--pin", help="暗証番号（--method pin; 研修用。ほかの利用者から見えるため、ふだんは --pin-stdin）")
     p.add_argument("--pin-stdin", action="store_true", help="暗証番号を標準入力の1行目から読む")
     p.add_argument("--camera", default=None, help="カメラのシナリオ（holder, other, dark …; 既定 holder）／pcsc のときはカメラ番号")
@@ -78,8 +83,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         return _usage("--method（カードによる確認）か --numbers（番号による照会）のどちらか一方を指定してください")
     if args.numbers is not None:
         return _check_numbers(args)
-    if args.limit_consent:
-        return _usage("--limit-consent は --numbers のときに使えます")
+    if args.limit_consent or args.document or args.with_card:
+        return _usage("--limit-consent・--document・--with-card は --numbers のときに使えます")
     method = AuthMethod(args.method)
     # everything typed is checked before anything is opened or written
     pin = password = None
@@ -189,9 +194,13 @@ def _numbers_query(values: list[str], limit_consent: bool) -> NumbersQuery:
 def _check_numbers(args: argparse.Namespace) -> int:
     """照会区分 2 on the desk: the facility's (with --config, through its central connection,
     without a card reader) or the training one."""
+    from desk.documents import Document
     from desk.wiring import ReaderSpec, check_population, open_desk
 
     query = _numbers_query(args.numbers, args.limit_consent)
+    document = Document(args.document) if args.document else None
+    if args.with_card and document is None:
+        return _usage("--with-card は --document と一緒に指定してください")
     if args.method is None and (args.pin or args.pin_stdin or args.visual_password or args.visual_password_stdin):
         return _usage("--numbers の照会に暗証番号・目視確認用パスワードは使いません")
     facility = args.facility_config is not None and not args.demo
@@ -205,7 +214,7 @@ def _check_numbers(args: argparse.Namespace) -> int:
         session = desk.session
         if (notice := session.started.notice()) is not None:
             print(notice, file=sys.stderr)
-        outcome = session.query_numbers(query)
+        outcome = session.query_numbers(query, document=document, with_card=args.with_card)
         record, not_recorded = session.log.record_place, session.log.not_recorded
         blocked = _owed(session.log.export_problem)
         result_files = None if outcome.code is None else ("owed" if session.log.export_problem else "written")

@@ -352,6 +352,17 @@ async def test_query_by_numbers(make_desk):
         await press_and_settle(pilot, "f5")
         assert "有効" in str(screen.query_one("#result-label", Static).content)
         assert desk.app.last_numbers_outcome.method is AuthMethod.NONE
+        assert desk.app.last_numbers_outcome.document.document.value == "shikaku-kakuninsho"
+        # an old 健康保険証 on the fixtures' day (2026-12-01): no longer accepted, nothing queried
+        screen.query_one("#numbers-document").value = "health-card"
+        await press_and_settle(pilot, "f5")
+        assert desk.app.last_numbers_outcome.name == "document_not_accepted"
+        assert "健康保険証は使えなくなっています" in desk.app.last_numbers_outcome.steps[0].text
+        # the 資格情報のお知らせ together with the card: accepted
+        screen.query_one("#numbers-document").value = "notice"
+        screen.query_one("#numbers-with-card").value = True
+        await press_and_settle(pilot, "f5")
+        assert desk.app.last_numbers_outcome.code == 1
         # a malformed date is caught on screen, before any query
         screen.query_one("#numbers-birth_date", Input).value = "4/12"
         await press_and_settle(pilot, "f5")

@@ -12,8 +12,9 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Input, Static
+from textual.widgets import Button, Checkbox, Footer, Input, Select, Static
 
+from desk.documents import Document
 from desk.models import NumbersQuery
 from desk.tui.errors import describe_error
 from desk.tui.messages import WorkFailed
@@ -59,6 +60,10 @@ class NumbersScreen(Screen):
         yield Static("番号で照会（資格確認書・健康保険証：照会区分2）", classes="screen-title")
         with Horizontal(id="numbers-body"):
             with VerticalScroll(id="numbers-form"):
+                yield Static("提示された書類", classes="field-label")
+                yield Select([(d.label, d.value) for d in Document], value=Document.KAKUNINSHO.value, allow_blank=False, id="numbers-document")
+                yield Checkbox("マイナンバーカードも提示された", id="numbers-with-card")
+                yield Checkbox("限度額情報の提供に同意", id="numbers-limit-consent")
                 for name, label in _FIELDS.items():
                     yield Static(label, classes="field-label")
                     yield Input(id=f"numbers-{name}", restrict=None if name == "insured_card_symbol" else r"[0-9/\- ]*")
@@ -98,19 +103,21 @@ class NumbersScreen(Screen):
         if birth is None:
             error.update("生年月日を 1985-04-12 または 19850412 の形で入力してください。")
             return
+        limit_consent = self.query_one("#numbers-limit-consent", Checkbox).value
         try:
-            query = NumbersQuery(**values, birth_date=birth)
+            query = NumbersQuery(**values, birth_date=birth, limit_consent=limit_consent)
         except ValidationError as exc:
             names = {str(e["loc"][0]) for e in exc.errors()}
             error.update("入力内容を確認してください: " + "・".join(_FIELDS[n].split("（")[0] for n in _FIELDS if n in names))
             return
         error.update("オンライン資格確認等システムに照会しています…")
-        self._query(query)
+        document = Document(str(self.query_one("#numbers-document", Select).value))
+        self._query(query, document, self.query_one("#numbers-with-card", Checkbox).value)
 
     @work(thread=True, exclusive=True, group="numbers")
-    def _query(self, query: NumbersQuery) -> None:
+    def _query(self, query: NumbersQuery, document: Document, with_card: bool) -> None:
         try:
-            outcome = self.app.session.query_numbers(query)  # type: ignore[attr-defined]
+            outcome = self.app.session.query_numbers(query, document=document, with_card=with_card)  # type: ignore[attr-defined]
         except Exception as exc:
             self.post_message(WorkFailed(*describe_error(exc)))
             return
