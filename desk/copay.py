@@ -24,10 +24,13 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+from typing import Literal
 
 from desk.models import QualificationRecord
 
 __all__ = [
+    "CopaySource",
+    "copay_with_source",
     "GENERAL_PERCENT",
     "PRESCHOOL_PERCENT",
     "ELDERLY_DEFAULT_PERCENT",
@@ -100,8 +103,17 @@ def is_later_elderly_record(record: QualificationRecord) -> bool:
     return record.insurer_number.strip().startswith(_LATER_ELDERLY_LAW_NUMBER)
 
 
+CopaySource = Literal["record", "elderly_recipient", "age"]
+
+
 def copay_percent(record: QualificationRecord, today: dt.date) -> int | None:
-    """The share the patient pays at the desk, in percent (30, 20 or 10).
+    """The share the patient pays at the desk, in percent (30, 20 or 10)."""
+    return copay_with_source(record, today)[0]
+
+
+def copay_with_source(record: QualificationRecord, today: dt.date) -> tuple[int | None, CopaySource]:
+    """The share the patient pays at the desk, in percent (30, 20 or 10), and what tells it: the
+    record's InsuredPartialContributionRatio, the 高齢受給者 information, or the age rule.
 
     None only when the record cannot tell: a 後期高齢者 record, or a patient of 75 or more, without
     InsuredPartialContributionRatio. The caller then asks the patient (never charge 10割).
@@ -110,17 +122,17 @@ def copay_percent(record: QualificationRecord, today: dt.date) -> int | None:
     """
     birth = record.birth_date
     if is_later_elderly_record(record) or today >= later_elderly_from(birth):
-        return record.partial_contribution_ratio
+        return record.partial_contribution_ratio, "record"
     if is_preschool(birth, today):
-        return PRESCHOOL_PERCENT
+        return PRESCHOOL_PERCENT, "age"
     if today >= elderly_rate_from(birth):
         info = record.elderly_recipient
         if info is not None and info.valid_start <= today:
-            return info.contribution_ratio
+            return info.contribution_ratio, "elderly_recipient"
         if record.partial_contribution_ratio is not None:
-            return record.partial_contribution_ratio
-        return ELDERLY_DEFAULT_PERCENT
-    return GENERAL_PERCENT
+            return record.partial_contribution_ratio, "record"
+        return ELDERLY_DEFAULT_PERCENT, "age"
+    return GENERAL_PERCENT, "age"
 
 
 def copay_to_collect(

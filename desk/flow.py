@@ -161,6 +161,7 @@ class Authenticated:
 @dataclass(frozen=True)
 class ConsentAnswered:
     items: frozenset[ConsentItem] = frozenset()
+    limit: bool = False  # 限度額情報の提供 (LimitApplicationCertificateRelatedConsFlg): its own question
 
 
 @dataclass(frozen=True)
@@ -218,6 +219,7 @@ class QueryCentral:
     proof: CardProof
     nonce: bytes = field(repr=False)
     consent: frozenset[ConsentItem]
+    limit_consent: bool = False
 
 
 @dataclass(frozen=True)
@@ -426,7 +428,7 @@ class Reception:
     def _consent(self, event: ConsentAnswered) -> list[Effect]:
         assert self._proof is not None
         self.state = State.QUERYING
-        return [QueryCentral(self._proof, self._nonce, frozenset(event.items))]
+        return [QueryCentral(self._proof, self._nonce, frozenset(event.items), event.limit)]
 
     def _central_replied(self, event: CentralReplied) -> list[Effect]:
         self.reply = event.reply

@@ -13,7 +13,8 @@ from pydantic import Field
 
 from desk.certificate_grace import certificate_status
 from desk.claim import Claim, claim_for, shown_record
-from desk.copay import copay_to_collect
+from desk.codes import LIMIT_CLASSIFICATION, LIMIT_FLAG, PERSONAL_FAMILY, SEX, SPECIFIC_DISEASE, label
+from desk.copay import CopaySource, copay_to_collect, copay_with_source
 from desk.documents import DocumentRule
 from desk.models import (
     AuthMethod,
@@ -29,6 +30,11 @@ from desk.rules import Step, steps_for
 from reader.models import BasicFour
 
 __all__ = ["Outcome", "build_outcome"]
+
+_DETAIL_KEYS = (
+    "birth_date", "sex", "personal_family", "qualification_date", "disqualification_date", "copay_source",
+    "elderly_recipient", "limit", "limit_consent",
+)
 
 
 class Outcome(Model):
@@ -54,6 +60,36 @@ class Outcome(Model):
     record: QualificationRecord | None = None
     demo: bool = False  # a real card on the simulated central system: nothing was confirmed
     document: DocumentRule | None = None  # a query by numbers: the document presented and its rule of the day
+    copay_source: CopaySource | None = None  # what tells the share: the record, 高齢受給者, or the age rule
+    limit_consent: bool | None = None  # the patient agreed that 限度額 information is provided (None: no answer)
+
+    def result_details(self) -> dict[str, Any]:
+        """What the terminal shows of the qualification (the seed: with マイナ保険証 the 高齢受給者証,
+        限度額適用認定証 and 特定疾病療養受療証 need not be shown, because this does)."""
+        r = self.record
+        if r is None:
+            return {key: None for key in _DETAIL_KEYS} | {"specific_disease": []}
+        elderly = r.elderly_recipient
+        return {
+            "birth_date": r.birth_date.isoformat(),
+            "sex": label(SEX, r.sex),
+            "personal_family": label(PERSONAL_FAMILY, r.personal_family_classification),
+            "qualification_date": r.valid_from.isoformat(),
+            "disqualification_date": r.valid_to.isoformat() if r.valid_to else None,
+            "copay_source": self.copay_source,
+            "elderly_recipient": None if elderly is None else {
+                "ratio_percent": elderly.contribution_ratio, "valid_start": elderly.valid_start.isoformat(),
+                "valid_end": elderly.valid_end.isoformat() if elderly.valid_end else None,
+            },
+            "limit": None if r.limit is None else {
+                "classification": r.limit.classification, "classification_label": label(LIMIT_CLASSIFICATION, r.limit.classification),
+                "flag": r.limit.classification_flag, "flag_label": label(LIMIT_FLAG, r.limit.classification_flag),
+                "valid_start": r.limit.valid_start.isoformat(),
+                "valid_end": r.limit.valid_end.isoformat() if r.limit.valid_end else None,
+            },
+            "limit_consent": self.limit_consent,
+            "specific_disease": [{"code": c, "label": label(SPECIFIC_DISEASE, c)} for c in r.specific_disease],
+        }
 
     def to_check_json(self) -> dict[str, Any]:
         """The `desk check --json` object (stable keys; see README)."""
@@ -85,7 +121,7 @@ class Outcome(Model):
                 "with_card": self.document.with_card, "decision": self.document.decision,
                 "open": self.document.open, "source": self.document.source,
             },
-        }
+        } | self.result_details()
 
 
 def build_outcome(
@@ -129,6 +165,8 @@ def build_outcome(
             renewal_message=status.label if renewal and status else None,
             consent=reply.consent,
             record=record,
+            copay_source=copay_with_source(record, today)[1] if record is not None and copay is not None else None,
+            limit_consent=reply.limit_consent,
         )
     failure = failure or FailureName.CENTRAL_DOWN
     birth = None

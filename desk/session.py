@@ -231,9 +231,9 @@ class DeskSession:
         with self._lock:
             self._dispatch(flow.VisualSubmitted(staff_id, password, confirmed))
 
-    def answer_consent(self, items: frozenset[ConsentItem]) -> None:
+    def answer_consent(self, items: frozenset[ConsentItem], *, limit: bool = False) -> None:
         with self._lock:
-            self._dispatch(flow.ConsentAnswered(frozenset(items)))
+            self._dispatch(flow.ConsentAnswered(frozenset(items), limit))
 
     def confirm_unattended(
         self,
@@ -243,6 +243,7 @@ class DeskSession:
         staff_id: str = "",
         visual_password: str | None = None,
         consent: frozenset[ConsentItem] = frozenset(),
+        limit_consent: bool = False,
     ) -> Outcome:
         """Take a card that was just read through one method to the end, answering every question
         the screen would ask with these values (`desk check`, benchmarks, tests). Returns the
@@ -259,7 +260,7 @@ class DeskSession:
             elif now_in(State.VISUAL) and visual_password is not None:
                 self.submit_visual(staff_id, visual_password, True)
             if now_in(State.CONSENT):
-                self.answer_consent(consent)
+                self.answer_consent(consent, limit=limit_consent)
         if self.outcome is not None:
             return self.outcome
         return build_outcome(
@@ -526,6 +527,7 @@ class DeskSession:
             medical_institution_code=self.facility.medical_institution_code,
             consent=consent,
             facility_type=self.facility.facility_type,
+            limit_consent=effect.limit_consent,
         )
         try:
             reply = self.ports.central.confirm_card(query)

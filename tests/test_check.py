@@ -212,3 +212,30 @@ def test_a_certificate_in_its_grace_shares_no_medical_information(capsys, tmp_pa
     out = run_check(capsys, tmp_path, "--card", "cert-expired-2m", "--method", "pin", "--pin", "1234", "--consent", "YZK,SRJ")
     assert out["outcome"]["code"] == 1 and out["consent"] == []  # not even asked
     assert "猶予期間" in out["message"] and "医療情報" in out["message"]
+
+
+# card → what the complete result shows (with the 限度額 consent asked and given)
+COMPLETE = {
+    "elder-72": {"copay_source": "elderly_recipient", "elderly_recipient": {"ratio_percent": 20, "valid_start": "2026-08-01", "valid_end": "2027-07-31"}},
+    "elder-80": {"copay_source": "record", "elderly_recipient": None},
+    "child-5": {"copay_source": "age", "personal_family": "家族"},
+    "cert-expiring-6w": {"limit": {"classification": "01", "classification_label": "限度額適用", "flag": "A04", "flag_label": "エ",
+                                   "valid_start": "2026-04-01", "valid_end": "2027-03-31"}},
+    "pin-one-try": {"specific_disease": [{"code": "1", "label": "人工透析を要する慢性腎不全"}], "limit": None},
+    "adult": {"birth_date": "1985-04-12", "sex": "女", "personal_family": "本人", "qualification_date": "2023-04-01",
+              "disqualification_date": None, "limit_consent": True},
+}
+
+
+@pytest.mark.parametrize("card", sorted(COMPLETE))
+def test_the_complete_result_with_the_limit_consent(capsys, tmp_path, card: str) -> None:
+    out = run_check(capsys, tmp_path, "--card", card, "--method", "pin", "--pin", "1234", "--limit-consent")
+    for key, value in COMPLETE[card].items():
+        assert out[key] == value, key
+
+
+def test_without_the_limit_consent_no_limit_information(capsys, tmp_path) -> None:
+    out = run_check(capsys, tmp_path, "--card", "adult", "--method", "pin", "--pin", "1234")
+    assert out["limit"] is None and out["limit_consent"] is False
+    failed = run_check(capsys, tmp_path, "--card", "unregistered", "--method", "pin", "--pin", "1234")
+    assert failed["birth_date"] is None and failed["specific_disease"] == []  # the keys are always there

@@ -56,7 +56,7 @@ def test_numbers_check_without_branch_and_full_width_digits(tmp_path: Path, caps
     (["--numbers", "01130012", "4012", "1508", "00", "1985/13/01"], "生年月日は YYYY-MM-DD"),
     (["--numbers", *SATO, "--method", "pin"], "どちらか一方"),
     ([], "どちらか一方"),
-    (["--method", "pin", "--card", "adult", "--pin", "1234", "--limit-consent"], "--limit-consent・--document・--with-card は --numbers"),
+    (["--method", "pin", "--card", "adult", "--pin", "1234", "--document", "notice"], "--document・--with-card は --numbers"),
 ])
 def test_numbers_check_refuses_wrong_values_in_japanese(tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str) -> None:
     assert main(["check", "--sim-dir", str(tmp_path), *args]) == 2

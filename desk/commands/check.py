@@ -39,7 +39,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--numbers", nargs=5, metavar=("保険者番号", "記号", "番号", "枝番", "生年月日"),
         help="カードを使わず、資格確認書・保険証の記載で照会する（照会区分2）。記号・枝番がなければ - 、生年月日は YYYY-MM-DD",
     )
-    p.add_argument("--limit-consent", action="store_true", help="限度額情報の提供に同意を得た（--numbers のとき）")
+    p.add_argument("--limit-consent", action="store_true", help="限度額情報（限度額適用区分・特定疾病）の提供に同意を得た")
     p.add_argument(
         "--document", choices=["shikaku-kakuninsho", "health-card", "notice"],
         help="提示された書類（--numbers のとき）: 資格確認書 / 健康保険証 / 資格情報のお知らせ。その日の取扱いを適用する",
@@ -83,8 +83,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         return _usage("--method（カードによる確認）か --numbers（番号による照会）のどちらか一方を指定してください")
     if args.numbers is not None:
         return _check_numbers(args)
-    if args.limit_consent or args.document or args.with_card:
-        return _usage("--limit-consent・--document・--with-card は --numbers のときに使えます")
+    if args.document or args.with_card:
+        return _usage("--document・--with-card は --numbers のときに使えます")
     method = AuthMethod(args.method)
     # everything typed is checked before anything is opened or written
     pin = password = None
@@ -131,7 +131,7 @@ def cmd_check(args: argparse.Namespace) -> int:
                 return fail(StaffFacingError(f"{CARD_WAIT_S:g}秒待ちましたがカードが置かれませんでした。", "カードがありません"))
             session.on_card_inserted()
         outcome = session.confirm_unattended(
-            method, pin=pin, staff_id=staff, visual_password=password, consent=consent
+            method, pin=pin, staff_id=staff, visual_password=password, consent=consent, limit_consent=args.limit_consent,
         )
         last_face = session.last_face
         record, not_recorded = session.log.record_place, session.log.not_recorded

@@ -334,6 +334,30 @@ async def test_central_down_then_requery_after_recovery(make_desk):
         assert isinstance(desk.app.screen, ReceptionScreen)
 
 
+async def test_limit_information_only_with_its_own_consent(make_desk):
+    desk = make_desk("adult")
+    async with desk.app.run_test(size=SIZE) as pilot:
+        await press_and_settle(pilot, "f3")
+        await pilot.press(*"1234", "enter")
+        await settle(pilot)
+        await pilot.click("#consent-limit")
+        await pilot.click("#consent-no")  # no medical information, but the 限度額 may be provided
+        await settle(pilot)
+        details = text(desk.app, "#result-details")
+        assert "限度額    区分ウ（限度額適用）" in details and "同意      なし" in details
+        assert "生年月日  1985-04-12  性別 女  本人  資格取得 2023-04-01" in details
+        assert "根拠: 年齢" in details
+        await press_and_settle(pilot, "f5")
+        desk.controls.place("adult")
+        await settle(pilot)
+        await press_and_settle(pilot, "f3")
+        await pilot.press(*"1234", "enter")
+        await settle(pilot)
+        await pilot.click("#consent-no")
+        await settle(pilot)
+        assert "提供に同意なし" in text(desk.app, "#result-details")
+
+
 async def test_query_by_numbers(make_desk):
     desk = make_desk(None)
     async with desk.app.run_test(size=SIZE) as pilot:

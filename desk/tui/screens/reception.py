@@ -281,8 +281,8 @@ class ReceptionScreen(Screen):
         self.run_call("カメラの映像を取得しています…", self.session.capture_frame)
 
     def on_consent_panel_answered(self, message: ConsentPanel.Answered) -> None:
-        items = message.items
-        self.run_call("オンライン資格確認等システムに照会しています…", lambda: self.session.answer_consent(items))
+        items, limit = message.items, message.limit
+        self.run_call("オンライン資格確認等システムに照会しています…", lambda: self.session.answer_consent(items, limit=limit))
 
     # -- actions --------------------------------------------------------------------------
 

@@ -14,14 +14,17 @@ __all__ = ["ConsentPanel"]
 
 class ConsentPanel(Vertical):
     class Answered(Message):
-        def __init__(self, items: frozenset[ConsentItem]) -> None:
+        def __init__(self, items: frozenset[ConsentItem], limit: bool = False) -> None:
             super().__init__()
             self.items = items
+            self.limit = limit  # 限度額情報の提供: asked on its own, whatever the answer above
 
     def compose(self) -> ComposeResult:
         yield Static("診療・薬剤情報などの提供に同意しますか（患者さんに確認してください）", classes="panel-title")
         for item in ConsentItem:
             yield Checkbox(item.label, id=f"consent-{item.value}", classes="consent-item")
+        yield Static("限度額適用区分・特定疾病の情報の提供に同意しますか", classes="panel-title")
+        yield Checkbox("限度額情報の提供に同意", id="consent-limit")
         with Horizontal(id="consent-buttons"):
             yield Button("同意して照会", id="consent-yes", variant="primary")
             yield Button("同意しないで照会", id="consent-no")
@@ -29,6 +32,7 @@ class ConsentPanel(Vertical):
     def reset(self) -> None:
         for box in self.query(".consent-item").results(Checkbox):
             box.value = False
+        self.query_one("#consent-limit", Checkbox).value = False
 
     def focus_first(self) -> None:
         self.query_one(f"#consent-{ConsentItem.PHARMACY.value}", Checkbox).focus()
@@ -42,4 +46,4 @@ class ConsentPanel(Vertical):
                 for box in self.query(".consent-item").results(Checkbox)
                 if box.value
             )
-        self.post_message(self.Answered(items))
+        self.post_message(self.Answered(items, self.query_one("#consent-limit", Checkbox).value))

@@ -52,8 +52,23 @@ def _details(o: Any) -> str:
     if o.number:
         numbers = f"記号 {o.symbol or '—'}  番号 {o.number}" + (f"  枝番 {o.branch}" if o.branch else "")
         lines.append(f"被保険者  {numbers}")
+    d = o.result_details()
+    if d["birth_date"]:
+        lines.append(f"生年月日  {d['birth_date']}  性別 {d['sex']}  {d['personal_family']}  資格取得 {d['qualification_date']}"
+                     + (f"  喪失 {d['disqualification_date']}" if d["disqualification_date"] else ""))
     if o.copay_percent is not None:
-        lines.append(f"自己負担  {o.copay_percent // 10}割（{o.copay_percent}%）")
+        source = {"record": "資格情報", "elderly_recipient": "高齢受給者情報", "age": "年齢"}.get(o.copay_source or "", "")
+        lines.append(f"自己負担  {o.copay_percent // 10}割（{o.copay_percent}%）" + (f"  根拠: {source}" if source else ""))
+    if d["elderly_recipient"]:
+        e = d["elderly_recipient"]
+        lines.append(f"高齢受給者 {e['ratio_percent'] // 10}割  {e['valid_start']}〜{e['valid_end'] or ''}")
+    if d["limit"]:
+        lim = d["limit"]
+        lines.append(f"限度額    区分{lim['flag_label']}（{lim['classification_label']}）  {lim['valid_start']}〜{lim['valid_end'] or ''}")
+    elif o.code is not None and d["limit_consent"] is False:
+        lines.append("限度額    提供に同意なし（必要なら限度額適用認定証の提示を）")
+    for disease in d["specific_disease"]:
+        lines.append(f"特定疾病  {disease['label']}")
     if o.method is not None:
         lines.append(f"本人確認  {o.method.label}" + ("（番号で照会）" if o.method.value == "none" else ""))
     if o.consent is not None:
