@@ -207,6 +207,7 @@ class FacilityConfig(Model):
             "res_dir": str(self.res_dir),
             "journal_path": str(self.journal_path),
             "res_retention_days": self.res_retention_days,
+            "pediatric_exception": self.pediatric_exception,
             "visual_password": "set" if self.visual_password else "unset",
             "central": self.central.kind + ("（デモ: 実カードを受け付ける）" if self.central.demo else "") + (f"（{self.central.folder}）" if self.central.folder else ""),
         }

@@ -329,7 +329,12 @@ def steps_for(
         ] + fallback
 
     if outcome is Situation.DEVICE_FAILURE or outcome is FailureName.CARD_ERROR:
-        return [
+        # the seed names a card left in its sleeve or case among the main causes of read errors
+        sleeve = [Step(
+            code="card_sleeve",
+            text="カードをケースやスリーブから出し、カードリーダーの読み取り面に平らに置き直してから、もう一度読み取ってください。",
+        )] if outcome is FailureName.CARD_ERROR else []
+        return sleeve + [
             Step(
                 code="device_failure",
                 text=(

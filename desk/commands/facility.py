@@ -42,6 +42,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                       help="共有フォルダに書く照会の文字コード（資格確認端末の設定に合わせる; 既定 utf-8）")
     init.add_argument("--exchange-timeout", type=float, metavar="SECONDS", default=30.0,
                       help="資格確認端末の応答を待つ秒数（既定 30）")
+    init.add_argument("--pediatric-exception", action="store_true",
+                      help="加算の小児科特例に当たる（小児科外来診療料を算定し、2024年の外来患者の3割以上が6歳未満）")
     init.add_argument("--force", action="store_true", help="既存の設定を上書きする（目視確認用パスワードは引き継ぐ）")
     init.set_defaults(func=_init)
 
@@ -85,6 +87,8 @@ def _init(args: argparse.Namespace) -> int:
             fields["res_retention_days"] = args.res_retention_days
         if previous is not None and previous.visual_password is not None:
             fields["visual_password"] = previous.visual_password
+        if args.pediatric_exception:
+            fields["pediatric_exception"] = True
         if args.exchange_folder:
             fields["central"] = {
                 "kind": "reqres", "folder": Path(args.exchange_folder), "encoding": args.exchange_encoding,
@@ -131,6 +135,7 @@ def _show(args: argparse.Namespace) -> int:
     keep = f"{config.res_retention_days}日" if config.res_retention_days else "削除しない"
     print(f"  結果ファイルの保存期間 {keep}")
     print(f"  目視確認用パスワード {'設定済み' if config.visual_password else '未設定'}")
+    print(f"  加算の小児科特例 {'あり' if config.pediatric_exception else 'なし'}")
     central = config.central
     if central.kind == "reqres":
         print(f"  照会の接続先     資格確認端末の共有フォルダ {central.folder}（{central.encoding.declaration}、応答待ち {central.timeout_s:g}秒）")
