@@ -136,7 +136,18 @@ class Desk:
 def open_desk(config: DeskConfig) -> Desk:
     """Assemble a desk. Raises StaffFacingError subclasses (FacilityError, FixtureError, …) with a
     Japanese title and message for anything missing or invalid."""
+    load_rule_tables()
     return _training_desk(config) if config.training else _facility_desk(config)
+
+
+def load_rule_tables() -> None:
+    """The dated rules (documents, 加算 schemes) loaded and checked before the first patient, so a
+    damaged table stops the desk at start rather than in the middle of a reception."""
+    from desk.documents import rules
+    from desk.kasan import periods
+
+    rules()
+    periods()
 
 
 def training_config_path(sim_dir: Path | None = None) -> Path:

@@ -63,3 +63,15 @@ def test_desk_check_numbers_with_a_document(tmp_path, capsys, document, extra, t
 def test_with_card_needs_a_document(tmp_path, capsys) -> None:
     assert main(["check", "--sim-dir", str(tmp_path), "--numbers", *SATO, "--with-card"]) == 2
     assert "--with-card は --document と一緒に" in capsys.readouterr().err
+
+
+def test_overlapping_or_missing_rules_are_refused() -> None:
+    from desk.documents import _check
+
+    table = rules()
+    health = [r for r in table if r.document is Document.HEALTH_CARD and r.later_elderly is False]
+    overlapping = (*table, health[1].model_copy(update={"decision": "refuse"}))
+    with pytest.raises(RuntimeError, match="2 rules"):
+        _check(overlapping)
+    with pytest.raises(RuntimeError, match="0 rules"):
+        _check(tuple(r for r in table if r is not health[1]))  # a gap between two periods

@@ -108,3 +108,15 @@ def test_desk_stats_json_schemes_contract(tmp_path, capsys) -> None:
         assert scheme["basis"] == "receipt" and scheme["tier"] == 2 and scheme["rate_percent"] == 50.0  # 6 of 12 receipts
         assert scheme["thresholds_percent"] == {"1": 70, "2": 50, "3": 30}
     assert main(["stats", "--month", "2026-01", "--journal", str(journal_path), "--receipts", "-1"]) == 2
+
+
+def test_a_damaged_period_is_refused() -> None:
+    from pydantic import ValidationError
+
+    from desk.kasan import SchemePeriod
+
+    good = periods()[3].model_dump()
+    with pytest.raises(ValidationError, match="tier 1 needs the highest rate"):
+        SchemePeriod.model_validate(good | {"thresholds_percent": {"1": 30, "2": 45, "3": 15}})
+    with pytest.raises(ValidationError):
+        SchemePeriod.model_validate(good | {"source": ""})  # every period names its source
