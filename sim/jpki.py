@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,7 +53,34 @@ def default_key_dir() -> Path:
     return Path(cache) / "madoguchi" / "sim-keys"
 
 
+# Keys already read, by file: reading a PEM key checks it (about 50 ms for RSA-2048), and a training
+# desk places the same cards again and again. The file is the truth: a changed file is read again.
+_LOADED: dict[Path, tuple[float, int, rsa.RSAPrivateKey]] = {}
+_LOADED_LOCK = threading.Lock()
+
+
 def _load_or_make_key(path: Path) -> rsa.RSAPrivateKey:
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        stat = None
+    if stat is not None:
+        with _LOADED_LOCK:
+            known = _LOADED.get(path)
+        if known is not None and known[:2] == (stat.st_mtime, stat.st_size):
+            return known[2]
+        key = _read_key(path)
+        with _LOADED_LOCK:
+            _LOADED[path] = (stat.st_mtime, stat.st_size, key)
+        return key
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    write_bytes_atomic(path, pem)
+    # Two processes may race to create the same key: whoever renamed last wins, so re-read.
+    return _load_or_make_key(path)
+
+
+def _read_key(path: Path) -> rsa.RSAPrivateKey:
     if path.exists():
         try:
             key = serialization.load_pem_private_key(path.read_bytes(), password=None)
@@ -65,11 +93,7 @@ def _load_or_make_key(path: Path) -> rsa.RSAPrivateKey:
         if not isinstance(key, rsa.RSAPrivateKey):
             raise FixtureError(f"シミュレータの鍵（{path}）がRSAの鍵ではありません。", "シミュレータの鍵が壊れています")
         return key
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    write_bytes_atomic(path, pem)
-    # Two processes may race to create the same key: whoever renamed last wins, so re-read.
-    return _load_or_make_key(path)
+    raise FileNotFoundError(2, "No such file", str(path))
 
 
 def _jst_midnight(day: dt.date) -> dt.datetime:

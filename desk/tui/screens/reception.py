@@ -27,7 +27,7 @@ from desk.tui.runtime import settle_heap
 from desk.tui.screens.common import apply_cursor_setting
 from desk.tui.screens.error import ErrorModal
 from desk.tui.view import DeskView, take_view, to_picture
-from desk.tui.widgets.checklist import StepChecklist
+from desk.tui.widgets.checklist import StepChecklist, StepList
 from desk.tui.widgets.consent_panel import ConsentPanel
 from desk.tui.widgets.face_panel import FacePanel
 from desk.tui.widgets.key_footer import KeyFooter
@@ -359,6 +359,7 @@ class ReceptionScreen(Screen):
         pane = self._pane(view)
         if pane == "pane-result" and view.outcome is not None:
             self.query_one(StepChecklist).show(view.outcome.steps)
+            self.query_one(StepList).focus()  # Space ticks a step; no key of a hidden pane stays live
         # Moving the focus restyles and redraws the whole screen (Textual's focus-within), so it
         # waits for this second frame instead of doubling the first.
         if pane == "pane-pin":
