@@ -29,7 +29,6 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout without installing
 
-from desk.flow import State  # noqa: E402
 from desk.wiring import SIM_VISUAL_PASSWORD, DeskConfig, ReaderSpec, open_desk  # noqa: E402
 from sim.fixtures import REFERENCE_DATE  # noqa: E402
 

@@ -68,6 +68,7 @@ class DeskApp(App):
         self.last_numbers_outcome: Any = None
         self._central_mode = "ok"
         self._camera_scenario: str | None = training.camera_scenario if training is not None else None
+        self._last_card = (training.current_card() if training is not None else None) or "adult"  # F11 puts it back
         self._face_child = face_engine
         self._runtime = DeskRuntime()
 
@@ -105,7 +106,7 @@ class DeskApp(App):
         return isinstance(self.screen, ReceptionScreen)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "open_training":
+        if action in ("open_training", "toggle_card", "next_card"):
             return self.training
         return True
 
@@ -144,6 +145,27 @@ class DeskApp(App):
         """Training: take the card off the simulated reader, whatever is happening."""
         if self.training:
             self._apply_training(TrainingChoice("remove", None, self._camera_scenario, self._central_mode))
+
+    def action_toggle_card(self) -> None:
+        """Training, one key: take the card off the reader, or put the last one back."""
+        if self.controls is None or not self._from_reception():
+            return
+        current = self.controls.current_card()
+        if current is not None:
+            self._last_card = current
+            self.action_pull_card()
+            return
+        self._apply_training(TrainingChoice("place", self._last_card, self._camera_scenario, self._central_mode))
+
+    def action_next_card(self) -> None:
+        """Training, one key: the next fixture card onto the reader (in the picker's order)."""
+        if self.controls is None or not self._from_reception():
+            return
+        names = [name for name, _ in self.controls.cards()]
+        current = self.controls.current_card() or self._last_card
+        following = names[(names.index(current) + 1) % len(names)] if current in names else names[0]
+        self._last_card = following
+        self._apply_training(TrainingChoice("place", following, self._camera_scenario, self._central_mode))
 
     def _apply_training(self, choice: TrainingChoice | None) -> None:
         if choice is None or self.controls is None:

@@ -440,3 +440,24 @@ async def test_face_matched_in_a_child_process_that_stops_with_the_app(make_desk
         children = list(matcher._pool._processes.values())
         assert children and all(child.is_alive() for child in children)
     assert not any(child.is_alive() for child in children)
+
+
+async def test_training_keys_pull_place_and_cycle_cards(make_desk):
+    desk = make_desk("adult")
+    async with desk.app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert pane(desk.app) == "pane-choose"
+        await press_and_settle(pilot, "f11")  # off the reader
+        assert desk.controls.current_card() is None and pane(desk.app) == "pane-result"
+        await press_and_settle(pilot, "f5")
+        await press_and_settle(pilot, "f11")  # the same card back
+        assert desk.controls.current_card() == "adult" and pane(desk.app) == "pane-choose"
+        names = [name for name, _ in desk.controls.cards()]
+        await press_and_settle(pilot, "f12")  # the next fixture in the picker's order
+        assert desk.controls.current_card() == names[(names.index("adult") + 1) % len(names)]
+    # on a real desk the training keys do nothing and are not shown
+    from desk.tui.app import make_app
+
+    real = make_app(desk.session, None)
+    assert real.check_action("toggle_card", ()) is False and real.check_action("next_card", ()) is False
+    assert desk.app.check_action("toggle_card", ()) is True

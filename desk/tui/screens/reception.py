@@ -72,6 +72,10 @@ class ReceptionScreen(Screen):
         Binding("f8", "app.open_stats", "統計"),
         Binding("f9", "app.open_moushitate", "申立書"),
         Binding("f10", "app.open_training", "訓練"),
+        # training only: place / pull the card, the next fixture (said in the F10 dialog: the footer
+        # has no room left at 110 columns)
+        Binding("f11", "app.toggle_card", "カード", show=False),
+        Binding("f12", "app.next_card", "次カード", show=False),
     ]
 
     def __init__(self) -> None:

@@ -44,7 +44,7 @@ class TrainingScreen(ModalScreen[TrainingChoice | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="training-dialog"):
-            yield Static("訓練シナリオ（シミュレータ）", id="training-title")
+            yield Static("訓練シナリオ（シミュレータ）　受付画面で F11 カードを置く／外す・F12 次のカード", id="training-title")
             yield Static("カード", classes="field-label")
             yield Select(
                 [(f"{name} — {text}", name) for name, text in self._cards],
