@@ -20,6 +20,8 @@ from textual.strip import Strip
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
+from desk.tui.linebreak import wrap_japanese
+
 __all__ = ["StepChecklist", "StepList"]
 
 _GUTTER = 8  # "[X] 12. ": box, number, then the text wraps in the rest of the width
@@ -31,14 +33,30 @@ class StepList(OptionList):
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
         self._codes: list[str] = []
+        self._texts: list[str] = []
         self._ticked: set[int] = set()
+        self._wrapped_at = 0
 
     def set_steps(self, steps: list[Any]) -> None:
         self._codes = [step.code for step in steps]
+        self._texts = [step.text for step in steps]
         self._ticked = set()
-        # Plain text prompts: Textual wraps them cheaply; the box and number live in the gutter.
-        self.set_options(Option(step.text, id=step.code) for step in steps)
+        self._fill()
         self.highlighted = 0 if steps else None
+
+    def _fill(self) -> None:
+        # Lines broken here as Japanese is typeset (desk/tui/linebreak.py), not folded by the
+        # terminal at any character; the box and number live in the gutter.
+        width = self.scrollable_content_region.width - _GUTTER
+        self._wrapped_at = width
+        prompts = ["\n".join(wrap_japanese(t, width)) if width > 8 else t for t in self._texts]
+        self.set_options(Option(p, id=c) for p, c in zip(prompts, self._codes, strict=True))
+
+    def on_resize(self) -> None:
+        if self._texts and self.scrollable_content_region.width - _GUTTER != self._wrapped_at:
+            highlighted = self.highlighted
+            self._fill()
+            self.highlighted = highlighted
 
     def _get_left_gutter_width(self) -> int:
         return _GUTTER
