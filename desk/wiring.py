@@ -128,9 +128,14 @@ class Desk:
     _closers: list[Callable[[], None]] = field(default_factory=list)
 
     def close(self) -> None:
-        for close in reversed(self._closers):
-            close()
-        self._closers.clear()
+        close_all(self._closers)
+
+
+def close_all(closers: list[Callable[[], None]]) -> None:
+    """Close in the reverse order of opening, once."""
+    for close in reversed(closers):
+        close()
+    closers.clear()
 
 
 def open_desk(config: DeskConfig) -> Desk:
@@ -402,9 +407,7 @@ class BulkDesk:
     _closers: list[Callable[[], None]] = field(default_factory=list)
 
     def close(self) -> None:
-        for close in reversed(self._closers):
-            close()
-        self._closers.clear()
+        close_all(self._closers)
 
 
 def open_bulk(config: DeskConfig) -> BulkDesk:
