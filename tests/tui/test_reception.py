@@ -461,3 +461,58 @@ async def test_training_keys_pull_place_and_cycle_cards(make_desk):
     real = make_app(desk.session, None)
     assert real.check_action("toggle_card", ()) is False and real.check_action("next_card", ()) is False
     assert desk.app.check_action("toggle_card", ()) is True
+
+
+# -- keyboard alone, from the first key to the result ------------------------------------------------
+
+
+async def test_keyboard_only_pin_path(make_desk):
+    desk = make_desk("adult")
+    async with desk.app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await press_and_settle(pilot, "f3")
+        await pilot.press(*"1234", "enter")  # the PIN pad has the focus
+        await settle(pilot)
+        assert pane(desk.app) == "pane-consent"
+        await press_and_settle(pilot, "enter")  # 包括同意: the default answer
+        assert pane(desk.app) == "pane-result" and desk.session.outcome.code == 1
+        assert desk.session.outcome.consent is not None and len(desk.session.outcome.consent.items) == 4
+        await press_and_settle(pilot, "space")  # the steps have the focus: tick the first
+        assert desk.app.screen.query_one(StepChecklist).ticked == [desk.session.outcome.steps[0].code]
+        await press_and_settle(pilot, "f5")
+        assert pane(desk.app) == "pane-idle"
+
+
+async def test_keyboard_only_visual_path_with_individual_consent(make_desk):
+    desk = make_desk("pin-blocked")
+    async with desk.app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await press_and_settle(pilot, "f4")
+        assert pane(desk.app) == "pane-visual"
+        await pilot.press(*"S001", "tab", "space", "tab", *SIM_VISUAL_PASSWORD, "enter")  # staff ID, 確認済み, password
+        await settle(pilot)
+        assert pane(desk.app) == "pane-consent"
+        await pilot.press("i", "space", "l")  # 個別に選ぶ, tick the first item (薬剤), 限度額の同意
+        await press_and_settle(pilot, "enter")
+        outcome = desk.session.outcome
+        assert pane(desk.app) == "pane-result" and outcome.method is AuthMethod.VISUAL
+        assert [i.value for i in outcome.consent.items] == ["YZK"] and outcome.limit_consent is True
+
+
+async def test_keyboard_only_no_consent_and_numbers_screen(make_desk):
+    desk = make_desk("adult")
+    async with desk.app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await press_and_settle(pilot, "f3")
+        await pilot.press(*"1234", "enter")
+        await settle(pilot)
+        await press_and_settle(pilot, "n")
+        assert desk.session.outcome.consent is None or not desk.session.outcome.consent.items
+        await press_and_settle(pilot, "f5")
+        await press_and_settle(pilot, "f6")
+        # 保険者番号 has the focus; Enter moves on, Enter on the birth date asks
+        await pilot.press(*"01130012", "enter", *"4012", "enter", *"1508", "enter", *"00", "enter", *"19850412", "enter")
+        await settle(pilot)
+        assert desk.app.last_numbers_outcome.code == 1
+        await press_and_settle(pilot, "escape")
+        assert pane(desk.app) in {"pane-idle", "pane-choose"}
