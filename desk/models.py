@@ -109,6 +109,8 @@ class FailureName(str, Enum):
     REQUEST_REFUSED = "request_refused"
     # the document presented is not accepted on that day (desk/documents.py): nothing was queried
     DOCUMENT_NOT_ACCEPTED = "document_not_accepted"
+    # a smartphone carrying the スマホ用電子証明書 was held over the reader (docs/smartphone.md)
+    SMARTPHONE_NOT_SUPPORTED = "smartphone_not_supported"
 
     @property
     def label(self) -> str:
@@ -125,6 +127,7 @@ class FailureName(str, Enum):
             "central_down": "オンライン資格確認等システムに接続できません",
             "request_refused": "資格確認端末が照会を受け付けませんでした",
             "document_not_accepted": "提示された書類では受け付けられません",
+            "smartphone_not_supported": "スマートフォンのマイナ保険証（未対応）",
         }[self.value]
 
 

@@ -314,6 +314,17 @@ def steps_for(
             )
         ] + fallback
 
+    if outcome is FailureName.SMARTPHONE_NOT_SUPPORTED:
+        return [
+            Step(
+                code="smartphone_not_supported",
+                text=(
+                    "スマートフォンのマイナ保険証は、この受付端末ではまだ読み取れません。マイナンバーカードをお持ちなら"
+                    "カードを置いてもらい、お持ちでなければ次の方法で受け付けてください。"
+                ),
+            )
+        ] + fallback
+
     if outcome is FailureName.DOCUMENT_NOT_ACCEPTED:
         return fallback  # the document's own step (desk/documents.py) comes first, from the caller
 

@@ -55,6 +55,7 @@ from reader.errors import (
     PinBlocked,
     ReaderError,
     ReaderGone,
+    SmartphoneNotSupported,
     WrongPin,
 )
 from reader.face import verify_face
@@ -357,6 +358,8 @@ class DeskSession:
             self.ports.transport.connect()
             self._card = MynaCard(self.ports.transport)
             info = self._card.read_info()
+        except SmartphoneNotSupported as exc:
+            return [flow.CardReadFailed(FailureName.SMARTPHONE_NOT_SUPPORTED, str(exc))]
         except NotMyNumberCard as exc:
             return [flow.CardReadFailed(FailureName.NOT_MY_NUMBER_CARD, str(exc))]
         except (CardRemoved, NoCard):

@@ -19,9 +19,19 @@ from reader.errors import (
     NotMyNumberCard,
     PinBlocked,
     SecurityStatusNotSatisfied,
+    SmartphoneNotSupported,
     WrongPin,
 )
-from reader.layout import AP, FORBIDDEN_FILES, MY_NUMBER_TOKEN, TOKEN_LENGTH, InputSupportEF, JpkiEF, SurfaceEF
+from reader.layout import (
+    AP,
+    FORBIDDEN_FILES,
+    MY_NUMBER_TOKEN,
+    SMARTPHONE_TOKENS,
+    TOKEN_LENGTH,
+    InputSupportEF,
+    JpkiEF,
+    SurfaceEF,
+)
 from reader.models import AuthCertificate, BasicFour, CardInfo
 from reader.tlv import TlvError, der_total_length, iter_tlv, parse_tlv
 from reader.transport import Transport
@@ -142,6 +152,8 @@ class MynaCard:
 
     def ensure_my_number_card(self) -> str:
         token = self.read_token()
+        if token in SMARTPHONE_TOKENS:
+            raise SmartphoneNotSupported(SMARTPHONE_TOKENS[token])
         if token != MY_NUMBER_TOKEN:
             raise NotMyNumberCard(
                 f"このカード（{token or '不明'}）はマイナンバーカードではありません。マイナンバーカードを置いてください。"

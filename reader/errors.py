@@ -19,6 +19,7 @@ __all__ = [
     "TransportError",
     "MalformedCardResponse",
     "NotMyNumberCard",
+    "SmartphoneNotSupported",
     "CardStatusError",
     "WrongPin",
     "PinBlocked",
@@ -65,6 +66,20 @@ class MalformedCardResponse(TransportError):
 
 class NotMyNumberCard(ReaderError):
     title = "マイナンバーカードではありません"
+
+
+class SmartphoneNotSupported(ReaderError):
+    """A smartphone carrying the スマホ用電子証明書 was held over the reader: its JPKI application
+    answers like a card's but with its own token; this desk does not confirm through it yet."""
+
+    title = "スマートフォンのマイナ保険証です"
+
+    def __init__(self, device: str) -> None:
+        self.device = device
+        super().__init__(
+            f"{device}のマイナ保険証は、この受付端末ではまだ読み取れません。マイナンバーカード、または資格確認書・"
+            "マイナポータルの資格情報画面で受け付けてください。"
+        )
 
 
 class CardStatusError(ReaderError):

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from enum import Enum
 
-__all__ = ["AP", "JpkiEF", "InputSupportEF", "SurfaceEF", "MY_NUMBER_TOKEN", "TOKEN_LENGTH", "FORBIDDEN_FILES"]
+__all__ = [
+    "AP", "JpkiEF", "InputSupportEF", "SurfaceEF", "MY_NUMBER_TOKEN", "SMARTPHONE_TOKENS", "TOKEN_LENGTH", "FORBIDDEN_FILES",
+]
 
 
 class AP(bytes, Enum):
@@ -43,6 +45,9 @@ class SurfaceEF(int, Enum):
 
 
 MY_NUMBER_TOKEN = "JPKIAPICCTOKEN2"
+# The JPKI token of a smartphone carrying the スマホ用電子証明書 (docs/smartphone.md): an Android
+# phone's GP-SE (jpki/myna, "モバイルJPKIに対応"); the iPhone's is UNCONFIRMED (one unattributed source).
+SMARTPHONE_TOKENS = {"JPKIAPGPSETOKEN": "Android", "JPKIAPIOSTOKEN": "iPhone"}
 TOKEN_LENGTH = 32
 
 # (application, file) pairs this terminal must never select: they hold or unlock the My Number.

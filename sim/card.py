@@ -91,6 +91,8 @@ class VirtualCard:
 
     def _build(self) -> dict[bytes, _Application]:
         fx = self.fixture
+        if fx.device != "card":
+            return self._build_phone()
         keys = self._ca.card_keys(fx.certificate.serial, fx.certificate.not_before, fx.certificate.not_after)
         holder = fx.holder
         check_b = fx.check_b.encode("ascii")
@@ -156,6 +158,27 @@ class VirtualCard:
         )
         surface.files[SurfaceEF.FRONT] = _Binary(_long_form(0xFF20, front), (SurfaceEF.CHECK_B, SurfaceEF.CHECK_A))
         return {AP.JPKI.value: jpki, AP.INPUT_SUPPORT.value: support, AP.SURFACE.value: surface}
+
+    def _build_phone(self) -> dict[bytes, _Application]:
+        """A smartphone's JPKI application, the only one it carries (docs/smartphone.md §1-2)."""
+        fx = self.fixture
+        ca = self._ca.smartphone_ca
+        keys = ca.card_keys(fx.certificate.serial, fx.certificate.not_before, fx.certificate.not_after)
+        jpki = _Application()
+        jpki.files[JpkiEF.TOKEN] = _Binary(fx.token.encode("ascii").ljust(32, b" "))
+        jpki.files[JpkiEF.AUTH_CA_CERT] = _Binary(ca.certificate_der)
+        if fx.device == "android":
+            # the user-auth certificate only after the PIN (jpki/myna verifies first for GPSE)
+            if fx.pins.auth is not None:
+                jpki.files[JpkiEF.AUTH_PIN] = _Pin("auth", fx.pins.auth.value.encode("ascii"), fx.pins.auth.max_tries)
+            jpki.files[JpkiEF.AUTH_CERT] = _Binary(keys.certificate_der, (JpkiEF.AUTH_PIN,))
+            jpki.files[JpkiEF.AUTH_KEY] = _Key(keys.private_key, (JpkiEF.AUTH_PIN,))
+        else:
+            # iPhone: Face ID on the phone opens the key; a locked phone opens nothing (assumed)
+            opened: tuple[int, ...] = () if fx.unlocked_on_phone else (JpkiEF.AUTH_PIN,)
+            jpki.files[JpkiEF.AUTH_CERT] = _Binary(keys.certificate_der, opened)
+            jpki.files[JpkiEF.AUTH_KEY] = _Key(keys.private_key, opened)
+        return {AP.JPKI.value: jpki}
 
     # -- session state ----------------------------------------------------------------------
 
@@ -297,7 +320,7 @@ class VirtualCard:
         key = self._current()
         if not isinstance(key, _Key):
             return Response.status(SW.CONDITIONS_NOT_SATISFIED)
-        if not self._verified.intersection(key.unlocked_by):
+        if key.unlocked_by and not self._verified.intersection(key.unlocked_by):
             return Response.status(SW.SECURITY_NOT_SATISFIED)
         # The card pads what it is given (PKCS#1 v1.5 type 1) and signs: a DigestInfo from every
         # JPKI client, the caller's raw bytes from OpenSC's CKM_RSA_PKCS (the driver advertises

@@ -28,6 +28,7 @@ __all__ = [
 
 FIXTURES_DIR = Path(__file__).resolve().parent.parent / "fixtures"
 CARDS_DIR = FIXTURES_DIR / "cards"
+PHONES_DIR = FIXTURES_DIR / "phones"  # smartphones carrying the スマホ用電子証明書 (docs/smartphone.md)
 FACES_DIR = FIXTURES_DIR / "faces"
 
 # Every date in the fixtures is absolute; their cases ("expired 2 months ago") hold on this day.
@@ -120,6 +121,11 @@ class CardFixture(_Model):
     name: str = ""
     description: str
     token: str = Field(default="JPKIAPICCTOKEN2", max_length=32)
+    # A card, or a smartphone (docs/smartphone.md §5): only the JPKI application; Android opens
+    # its user-auth certificate only after the PIN; an iPhone after Face ID on the phone, with no
+    # PIN at the desk (`unlocked_on_phone`: Face ID done before the tap).
+    device: Literal["card", "android", "iphone"] = "card"
+    unlocked_on_phone: bool = True
     # How the card meets the reader: through the NFC field of a USB reader (the desk's case) or the
     # contacts of a contact reader. The ATR follows unless a fixture names its own.
     interface: Literal["contactless", "contact"] = "contactless"
@@ -157,6 +163,8 @@ def load_card_fixture(name_or_path: str | Path) -> CardFixture:
                 f"あるもの: {', '.join(list_card_fixtures())}）"
             )
         path = CARDS_DIR / f"{name_or_path}.json"
+        if not path.exists() and (PHONES_DIR / path.name).exists():
+            path = PHONES_DIR / path.name  # a phone is placed on the reader like a card
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
@@ -180,3 +188,7 @@ def load_card_fixture(name_or_path: str | Path) -> CardFixture:
 
 def list_card_fixtures() -> list[str]:
     return sorted(p.stem for p in CARDS_DIR.glob("*.json"))
+
+
+def list_phone_fixtures() -> list[str]:
+    return sorted(p.stem for p in PHONES_DIR.glob("*.json"))

@@ -33,6 +33,16 @@ _CA_NAME = x509.Name(
     ]
 )
 
+# A smartphone's スマホ用電子証明書 comes from a CA of its own here; the real issuer's name is
+# UNCONFIRMED (docs/smartphone.md §3), so only "SIMULATED" marks it.
+_PHONE_CA_NAME = x509.Name(
+    [
+        x509.NameAttribute(NameOID.COUNTRY_NAME, "JP"),
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "JPKI"),
+        x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "JPKI for smartphone user authentication (SIMULATED)"),
+    ]
+)
+
 # The signature half of the card has a CA of its own (署名用認証局), as the real JPKI does.
 _SIGN_CA_NAME = x509.Name(
     [
@@ -123,6 +133,7 @@ class SimJpkiCa:
         self.key_dir = key_dir or default_key_dir()
         self.name = name
         self._signature_ca: SimJpkiCa | None = None
+        self._smartphone_ca: SimJpkiCa | None = None
         self._key = _load_or_make_key(self.key_dir / "jpki-ca-key.pem")
         self.certificate = self._ca_certificate()
 
@@ -154,6 +165,13 @@ class SimJpkiCa:
     @property
     def certificate_der(self) -> bytes:
         return self.certificate.public_bytes(serialization.Encoding.DER)
+
+    @property
+    def smartphone_ca(self) -> SimJpkiCa:
+        """The CA of the phones' スマホ用電子証明書 (its keys beside this one's, in `smartphone/`)."""
+        if self._smartphone_ca is None:
+            self._smartphone_ca = SimJpkiCa(self.key_dir / "smartphone", name=_PHONE_CA_NAME)
+        return self._smartphone_ca
 
     @property
     def signature_ca(self) -> SimJpkiCa:
