@@ -49,6 +49,8 @@ __all__ = [
     "ClaimNumbers",
     "claim_for",
     "unknown_claim",
+    "first_action",
+    "headline",
 ]
 
 # From 2024-12-02 an expired 利用者証明用電子証明書 still confirms eligibility until the end of the
@@ -72,6 +74,51 @@ class Situation(str, Enum):
     @property
     def label(self) -> str:
         return {"device_failure": "機器・カードの不具合"}[self.value]
+
+
+# The steps that say what to do at once, in the order they win: the rest explain or come later.
+_FIRST_ACTIONS = (
+    "card_sleeve", "smartphone_not_supported", "request_refused", "auth_retry", "pin_blocked", "face_locked",
+    "visual_locked", "card_removed", "not_my_number_card", "cert_untrusted", "show_portal_or_notice",
+    "multiple_select", "valid_copay",
+)
+
+
+def first_action(steps: Sequence[Step]) -> Step | None:
+    """The one step to do first, for the headline above the list: a document's own rule, else the
+    first of _FIRST_ACTIONS among the steps, else the first step."""
+    if not steps:
+        return None
+    for step in steps:
+        if step.code.startswith("document_"):
+            return step
+    ranked = [s for s in steps if s.code in _FIRST_ACTIONS]
+    return min(ranked, key=lambda s: _FIRST_ACTIONS.index(s.code)) if ranked else steps[0]
+
+
+def _sentences(text: str) -> list[str]:
+    """Sentences ending in 。 outside brackets (「（ダウンロードしたPDFを含む。…）」 stays whole)."""
+    out, depth, start = [], 0, 0
+    for i, char in enumerate(text):
+        if char in "（「『":
+            depth += 1
+        elif char in "）」』":
+            depth -= 1
+        elif char == "。" and depth <= 0:
+            out.append(text[start:i + 1])
+            start = i + 1
+    if text[start:]:
+        out.append(text[start:])
+    return out
+
+
+def headline(step: Step) -> str:
+    """What fits in one glance: the step's first sentence, and the next one too when the first
+    only says what happened (「暗証番号がロックされています。」 then what to do)."""
+    sentences = _sentences(step.text)
+    if len(sentences) > 1 and not any(verb in sentences[0] for verb in ("ください", "できます", "します")):
+        return sentences[0] + sentences[1]
+    return sentences[0] if sentences else step.text
 
 
 def percent_label(percent: int) -> str:

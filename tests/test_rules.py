@@ -553,3 +553,17 @@ def test_rules_journal_stats_facility_import_no_ui_or_hardware():
         "assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize(("outcome", "code", "headline_text"), [
+    (Validity.NOT_FOUND, "show_portal_or_notice", "資格を確認してください"),
+    (FailureName.CARD_ERROR, "card_sleeve", "ケースやスリーブから出し"),
+    (FailureName.PIN_BLOCKED, "pin_blocked", "顔認証または目視確認で受付できます。"),  # what happened, then what to do
+    (FailureName.AUTH_FAILED, "auth_retry", "切り替えてください"),
+])
+def test_the_first_thing_to_do_stands_out(outcome, code, headline_text):
+    from desk.rules import first_action, headline
+
+    first = first_action(steps_for(outcome, today=TODAY))
+    # NOT_FOUND's action sentence has a 。 inside its brackets: cut there, 「確認してください」 would be lost
+    assert first.code == code and headline_text in headline(first)

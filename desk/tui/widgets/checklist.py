@@ -85,13 +85,28 @@ class StepList(OptionList):
 
 class StepChecklist(Vertical):
     def compose(self) -> ComposeResult:
+        yield Static("", id="steps-first")  # the one thing to do first, in bold
         yield Static("対応手順（済んだものは Space でチェック）", classes="panel-title")
         yield StepList(id="steps")
 
     def show(self, steps: list[Any]) -> None:
         """`steps`: desk.rules.Step items (code, text)."""
+        from desk.rules import first_action, headline
+
+        first = first_action(steps)
+        self._headline = f"まず：{headline(first)}" if first is not None else ""
+        self._fill_headline()
         self.query_one(StepList).set_steps(steps)
         self.display = bool(steps)
+
+    def _fill_headline(self) -> None:
+        width = self.content_region.width
+        text = "\n".join(wrap_japanese(self._headline, width)) if width > 8 and self._headline else self._headline
+        self.query_one("#steps-first", Static).update(text)
+
+    def on_resize(self) -> None:
+        if getattr(self, "_headline", ""):
+            self._fill_headline()
 
     @property
     def ticked(self) -> list[str]:
