@@ -10,6 +10,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
+from desk.flow import State
 from desk.session import DeskSession
 from desk.training import TrainingControls
 from desk.tui.runtime import DeskRuntime, settle_heap
@@ -31,6 +32,10 @@ class FaceEngine(Protocol):
     def prepare(self, *, wait: bool = True) -> object: ...
 
     def close(self) -> None: ...
+
+
+# States in which a patient is being confirmed: keys that leave the reception screen are hidden.
+_IN_CONFIRMATION = frozenset({State.PIN, State.FACE, State.VISUAL, State.AUTHENTICATING, State.CONSENT, State.QUERYING})
 
 
 class DeskApp(App):
@@ -105,7 +110,12 @@ class DeskApp(App):
     def _from_reception(self) -> bool:
         return isinstance(self.screen, ReceptionScreen)
 
+    # Mid-confirmation the footer shows the pane's own keys: the other screens wait for the result.
+    _OTHER_SCREENS = frozenset({"open_numbers", "open_history", "open_stats", "open_moushitate", "open_training"})
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in self._OTHER_SCREENS and self.last_view.state in _IN_CONFIRMATION:
+            return False
         if action in ("open_training", "toggle_card", "next_card"):
             return self.training
         return True

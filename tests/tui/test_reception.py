@@ -516,3 +516,24 @@ async def test_keyboard_only_no_consent_and_numbers_screen(make_desk):
         assert desk.app.last_numbers_outcome.code == 1
         await press_and_settle(pilot, "escape")
         assert pane(desk.app) in {"pane-idle", "pane-choose"}
+
+
+async def test_the_footer_shows_the_panes_own_keys(make_desk):
+    desk = make_desk("adult")
+
+    def footer() -> list[str]:
+        hints = desk.app.screen.query_one(KeyFooter)._wanted()[0]
+        return [h.description for h in hints]
+
+    async with desk.app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert "番号照会" in footer() and "統計" in footer()  # between patients: every screen
+        await press_and_settle(pilot, "f3")
+        keys = footer()
+        assert "確定" in keys and "訂正" in keys and "番号照会" not in keys and "統計" not in keys
+        await pilot.press(*"1234", "enter")
+        await settle(pilot)
+        keys = footer()
+        assert {"同意して照会", "同意しないで照会", "個別に選ぶ"} <= set(keys) and "番号照会" not in keys
+        await press_and_settle(pilot, "enter")
+        assert "番号照会" in footer() and "同意して照会" not in footer()  # the result: back to every screen

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Grid, Vertical
 from textual.message import Message
 from textual.widgets import Button, Input, Static
@@ -36,6 +37,18 @@ class PinPad(Vertical):
         tries = self.query_one("#pin-tries", Static)
         set_text(tries, text)
         tries.set_class(tries_left is not None and tries_left <= 1, "-warning")
+
+    # priority: ahead of the field's own (hidden) Enter and Ctrl+U, so the footer says what they do
+    BINDINGS = [
+        Binding("enter", "submit", "確定", priority=True),
+        Binding("ctrl+u", "clear", "訂正", priority=True),
+    ]
+
+    def action_submit(self) -> None:
+        self._submit(self.query_one("#pin-input", Input))
+
+    def action_clear(self) -> None:
+        self.query_one("#pin-input", Input).value = ""
 
     def focus_input(self) -> None:
         self.query_one("#pin-input", Input).focus()

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Button, Checkbox, Input, Static
@@ -53,6 +54,14 @@ class VisualPanel(Vertical):
         self.query_one("#visual-staff", Input).value = ""
         self.query_one("#visual-password", Input).value = ""
         self.query_one("#visual-confirmed", Checkbox).value = False
+
+    BINDINGS = [
+        Binding("tab", "app.focus_next", "次の項目"),
+        Binding("enter", "submit", "確認して照会"),  # on the password field; Space ticks 確認完了
+    ]
+
+    def action_submit(self) -> None:
+        self._submit()
 
     def focus_first(self) -> None:
         staff = self.query_one("#visual-staff", Input)
