@@ -537,3 +537,22 @@ async def test_the_footer_shows_the_panes_own_keys(make_desk):
         assert {"同意して照会", "同意しないで照会", "個別に選ぶ"} <= set(keys) and "番号照会" not in keys
         await press_and_settle(pilot, "enter")
         assert "番号照会" in footer() and "同意して照会" not in footer()  # the result: back to every screen
+
+
+async def test_the_last_patient_is_collected_once_the_idle_pane_is_drawn(make_desk, monkeypatch):
+    import desk.tui.screens.reception as reception
+
+    collected: list[str] = []
+    monkeypatch.setattr(reception, "settle_heap", lambda: collected.append(pane_now()))
+    desk = make_desk("adult")
+
+    def pane_now() -> str:
+        return pane(desk.app)
+
+    async with desk.app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await confirm_by_pin_without_consent(pilot)
+        collected.clear()
+        await press_and_settle(pilot, "f5")
+        await pilot.pause(0.1)
+        assert collected == ["pane-idle"]  # after the idle frame, not in the F5 call before it

@@ -86,6 +86,7 @@ class ReceptionScreen(Screen):
         self._heap_settled = True
         self._warming = True
         self._surroundings_pending = False
+        self._settle_after_idle = False  # set by F5: collect once the idle pane is on screen
         self._issued = 0  # session calls made (UI thread only)
         self._finished = 0  # the last one finished (worker threads, under _turn)
         self._turn = threading.Condition()
@@ -155,6 +156,10 @@ class ReceptionScreen(Screen):
         drawn = asyncio.Event()
         self.call_after_refresh(drawn.set)
         await drawn.wait()
+
+    def _settle_now(self) -> None:
+        settle_heap()
+        self._heap_settled = True
 
     def _settle_when_idle(self) -> None:
         # A card taken away ends a patient without F5; collect once the desk has stayed idle.
@@ -320,11 +325,11 @@ class ReceptionScreen(Screen):
         self.query_one(ConsentPanel).reset()
         self.query_one(StepChecklist).show([])  # the last patient's ticks don't carry over
 
-        def next_patient() -> None:
-            self.session.next_patient()
-            settle_heap()  # what the last patient left behind, so it isn't walked mid-confirmation
-
-        self.run_call("次の患者の準備をしています…", next_patient)
+        # What the last patient left behind is collected once the idle pane is on screen (a full
+        # collection holds the GIL ~30 ms: after the frame, not before it), so it isn't walked
+        # in the middle of the next confirmation.
+        self._settle_after_idle = True
+        self.run_call("次の患者の準備をしています…", self.session.next_patient)
 
     # -- drawing a view -------------------------------------------------------------------
 
@@ -360,6 +365,9 @@ class ReceptionScreen(Screen):
         if view is not self.view or self.busy:
             return  # a newer view, or a call already running, draws these itself
         self._surroundings_pending = False
+        if self._settle_after_idle and view.state is State.IDLE:
+            self._settle_after_idle = False
+            self.set_timer(_SECOND_FRAME_AFTER, self._settle_now)
         pane = self._pane(view)
         if pane == "pane-result" and view.outcome is not None:
             self.query_one(StepChecklist).show(view.outcome.steps)
