@@ -34,7 +34,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from desk.atomicfile import private_dir, stage_file
-from desk.exchange.codec import Encoding, XmlCodecError, parse, to_bytes
+from desk.exchange.codec import Encoding, XmlCodecError, parse, sub_element, to_bytes
 from desk.models import (
     AuthMethod,
     Consent,
@@ -116,8 +116,6 @@ _LIMIT_FIELDS = (
     ("valid_end", "LimitApplicationCertificateValidEndDate", "d"),
 )
 _ECHO_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
-# XML 1.0 cannot carry most control characters, and parsers turn CR into LF.
-_BAD_XML_CHARS = re.compile("[\x00-\x08\x0b-\x1f\x7f\ufffe\uffff\ud800-\udfff]")
 
 
 class ExportError(StaffFacingError):
@@ -172,12 +170,10 @@ def _parse_int(text: str, where: str) -> int:
 
 
 def _sub(parent: ET.Element, tag: str, text: str | None = None) -> ET.Element:
-    element = ET.SubElement(parent, tag)
-    if text is not None:
-        if _BAD_XML_CHARS.search(text) or "\r" in text:
-            raise ExportError(f"{tag} にXMLで書けない制御文字があります")
-        element.text = text
-    return element
+    try:
+        return sub_element(parent, tag, text)
+    except XmlCodecError as exc:
+        raise ExportError(str(exc)) from None
 
 
 def _format_value(value: Any, kind: str) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from fractions import Fraction
 from functools import cache
 from importlib import resources
@@ -21,7 +22,9 @@ from pydantic import Field, ValidationError, model_validator
 
 from desk.models import Model
 
-__all__ = ["SchemePeriod", "SchemeAssessment", "periods", "schemes_for_month", "shift_month", "month_text", "parse_ym"]
+__all__ = [
+    "SchemePeriod", "SchemeAssessment", "periods", "schemes_for_month", "shift_month", "month_text", "parse_ym", "tier_reached",
+]
 
 YearMonth = tuple[int, int]
 Basis = Literal["online", "receipt"]
@@ -115,9 +118,10 @@ class SchemeAssessment(Model):
     source: str
 
 
-def _tier(rate: Fraction, thresholds: dict[str, int]) -> int:
-    for tier in sorted(thresholds, key=int):
-        if rate >= thresholds[tier]:
+def tier_reached(rate: Fraction, thresholds: Mapping[str, int]) -> int:
+    """Highest tier (1 best) whose threshold the exact rate reaches (以上); 0 when below them all."""
+    for tier, percent in sorted(thresholds.items(), key=lambda item: int(item[0])):
+        if rate >= percent:
             return int(tier)
     return 0
 
@@ -155,7 +159,7 @@ def _assess(
             gap_patients=None if met or not denominator else _gap(myna, denominator, floor),
         )
     decided = {k: v for k, v in thresholds.items() if v is not None}
-    tier = _tier(rate, decided) if rate is not None else 0
+    tier = tier_reached(rate, decided) if rate is not None else 0
     points = None
     if fee_points and tier:
         points = {f"加算{tier}": fee_points.get(str(tier))}

@@ -36,7 +36,10 @@ from typing import Literal
 from pydantic import Field
 
 from desk.journal import Journal
-from desk.kasan import SchemeAssessment, parse_ym, schemes_for_month
+
+# one calendar of months for the table and the statistics (desk/kasan.py checks the periods)
+from desk.kasan import SchemeAssessment, parse_ym, schemes_for_month, shift_month, tier_reached
+from desk.kasan import month_text as month_label
 from desk.kasan import periods as kasan_periods
 from desk.models import Channel, Model
 from desk.seed_stats import CATEGORIES, normalize_prefecture, seed_usage_rates
@@ -124,21 +127,12 @@ def parse_month(text: str) -> YearMonth:
     return int(match.group(1)), int(match.group(2))
 
 
-def month_label(ym: YearMonth) -> str:
-    return f"{ym[0]:04d}-{ym[1]:02d}"
-
-
 def _wareki_month(ym: YearMonth) -> str:
     year, month = ym
     if (year, month) >= (2019, 5):
         era_year = year - 2018
         return f"令和{'元' if era_year == 1 else era_year}年{month}月"
     return f"平成{year - 1988}年{month}月"
-
-
-def shift_month(ym: YearMonth, months: int) -> YearMonth:
-    index = ym[0] * 12 + ym[1] - 1 + months
-    return index // 12, index % 12 + 1
 
 
 def rate_percent(myna: int, online: int) -> float | None:
@@ -149,18 +143,7 @@ def tier_for(myna: int, online: int, thresholds: dict[int, int]) -> int:
     """Highest tier whose threshold the exact rate reaches (以上); 0 when below 加算3."""
     if online == 0:
         return 0
-    rate = Fraction(myna * 100, online)
-    for tier in sorted(thresholds):
-        if rate >= thresholds[tier]:
-            return tier
-    return 0
-
-
-def _check_rules() -> None:
-    """The periods follow each other without gap or overlap up to the replacement (checked at import)."""
-    for earlier, later in zip(TIER_RULES, TIER_RULES[1:], strict=False):
-        assert shift_month(earlier.applies_until, 1) == later.applies_from, (earlier, later)
-    assert shift_month(TIER_RULES[-1].applies_until, 1) == REPLACED_FROM
+    return tier_reached(Fraction(myna * 100, online), {str(tier): percent for tier, percent in thresholds.items()})
 
 
 def _rule_for(applies_to: YearMonth) -> TierRule | None:
@@ -282,9 +265,6 @@ def _assess_one(basis: Basis, ym: YearMonth, myna: int, online: int, fee: str | 
         ),
         source=rule.source,
     )
-
-
-_check_rules()
 
 
 def assess(month: str, myna: int, online: int, *, category: str | None = None) -> list[TierAssessment]:

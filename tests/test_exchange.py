@@ -259,3 +259,16 @@ def test_a_missing_or_read_only_share_is_an_outage(tmp_path: Path) -> None:
 def test_card_confirmations_are_not_offered_over_the_folders(tmp_path: Path) -> None:
     with pytest.raises(CentralNotOffered, match="顔認証付きカードリーダー"):
         _desk(tmp_path).request_nonce()
+
+
+def test_a_control_character_in_a_query_is_refused_before_it_reaches_the_terminal(tmp_path: Path) -> None:
+    from desk.exchange.requests import RequestError
+
+    typed = SATO.model_copy(update={"insured_card_symbol": "40\x0112"})
+    with pytest.raises(RequestError, match="制御文字"):
+        single_request_to_xml(SingleRequest(typed, MIC, "1", DAY))
+    (tmp_path / "req").mkdir()
+    (tmp_path / "res").mkdir()
+    with pytest.raises(CentralRequestRefused, match="制御文字"):
+        _ask(_desk(tmp_path), typed)
+    assert _files(tmp_path / "req") == []

@@ -170,8 +170,8 @@ def _numbers_query(values: list[str], limit_consent: bool) -> NumbersQuery:
     """The five values of --numbers as a query ('-' for an empty 記号 or 枝番); UsageError when wrong."""
     from pydantic import ValidationError
 
-    from desk.commands.secrets import to_halfwidth
     from desk.models import NumbersQuery
+    from desk.typed_input import to_halfwidth, wrong_query_fields
 
     insurer, symbol, number, branch, birth = (to_halfwidth(v.strip()) for v in values)
     try:
@@ -185,10 +185,10 @@ def _numbers_query(values: list[str], limit_consent: bool) -> NumbersQuery:
             birth_date=birth_date, limit_consent=limit_consent,
         )
     except ValidationError as exc:
-        names = {"insurer_number": "保険者番号（6桁か8桁の数字）", "insured_identification_number": "番号",
-                 "insured_branch_number": "枝番（2桁の数字か -）"}
-        wrong = [names.get(str(e["loc"][0]), str(e["loc"][0])) for e in exc.errors() if e.get("loc")]
-        raise UsageError(f"--numbers の値が正しくありません: {'、'.join(wrong)}") from None
+        raise UsageError(
+            f"--numbers の値が正しくありません: {'、'.join(wrong_query_fields(exc))}"
+            "（保険者番号は6桁か8桁の数字、枝番は2桁の数字か -）"
+        ) from None
 
 
 def _check_numbers(args: argparse.Namespace) -> int:

@@ -8,9 +8,10 @@ import getpass
 import sys
 
 from desk.models import STAFF_ID_MAX
+from desk.typed_input import FULL_WIDTH_DIGITS
 from reader.staff_facing import UsageError
 
-__all__ = ["read_secret", "normalize_pin", "to_halfwidth", "check_staff_id", "STAFF_ID_MAX"]
+__all__ = ["read_secret", "normalize_pin", "check_staff_id", "STAFF_ID_MAX"]
 
 
 
@@ -41,18 +42,10 @@ def read_secret(*, argv_value: str | None, from_stdin: bool, option: str, prompt
     raise UsageError(f"{option}-stdin で標準入力から渡してください（端末では入力を求めます）。")
 
 
-_FULL_WIDTH_DIGITS = str.maketrans("０１２３４５６７８９", "0123456789")
-
-
-def to_halfwidth(text: str) -> str:
-    """Full-width digits and the ideographic space as typed with a Japanese input method, made ASCII."""
-    return text.translate(_FULL_WIDTH_DIGITS).replace("\u3000", " ").replace("－", "-")
-
-
 def normalize_pin(pin: str) -> str:
     """4 digits; full-width digits (an IME left in 全角) are taken as the digits they are, and
     nothing else is: no other look-alike, no space, no line break."""
-    value = pin.translate(_FULL_WIDTH_DIGITS)
+    value = pin.translate(FULL_WIDTH_DIGITS)
     if len(value) != 4 or not value.isascii() or not value.isdigit():
         raise UsageError("暗証番号は数字4桁で入力してください。")
     return value

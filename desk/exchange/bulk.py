@@ -16,7 +16,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -27,8 +26,10 @@ from typing import Protocol
 from pydantic import ValidationError
 
 from desk.central import CentralError
+from desk.exchange.codec import decode_text
 from desk.exchange.requests import BulkAccepted, BulkResult, BulkUnit
 from desk.models import NumbersQuery, Validity
+from desk.typed_input import parse_birth_date, to_halfwidth, wrong_query_fields
 from reader.staff_facing import StaffFacingError, UsageError
 
 __all__ = [
@@ -43,7 +44,6 @@ __all__ = [
     "SUMMARY_LABELS",
 ]
 
-_FULL_WIDTH = str.maketrans("０１２３４５６７８９－／", "0123456789-/")
 _HEADER_WORDS = ("保険者", "insurer", "記号", "番号", "生年月日", "birth")
 
 
@@ -88,22 +88,6 @@ class BulkOutcome:
 SUMMARY_LABELS = ("有効", "無効", "該当なし", "複数該当", "エラー")
 
 
-def _decode(data: bytes) -> str:
-    for codec in ("utf-8-sig", "cp932"):
-        try:
-            return data.decode(codec)
-        except UnicodeDecodeError:
-            continue
-    raise PatientListError("文字コードが UTF-8 でも Shift_JIS でもありません。UTF-8 で保存し直してください。")
-
-
-def _birth(text: str) -> dt.date:
-    digits = re.sub(r"[-/.]", "", text)
-    if re.fullmatch(r"\d{8}", digits):
-        return dt.datetime.strptime(digits, "%Y%m%d").date()
-    raise ValueError(text)
-
-
 def read_patient_list(path: Path, *, limit: int = 10_000) -> list[PatientRow]:
     """The rows of a patient list. PatientListError names the first wrong lines."""
     try:
@@ -114,11 +98,13 @@ def read_patient_list(path: Path, *, limit: int = 10_000) -> list[PatientRow]:
         raise PatientListError(f"{path} はフォルダです。CSVファイルを指定してください。") from None
     except OSError as exc:
         raise PatientListError(f"{path} を読めません: {exc.strerror or exc}") from None
-    text = _decode(data)
+    text = decode_text(data)
+    if text is None:
+        raise PatientListError("文字コードが UTF-8 でも Shift_JIS でもありません。UTF-8 で保存し直してください。")
     rows: list[PatientRow] = []
     problems: list[str] = []
     for line, cells in enumerate(csv.reader(io.StringIO(text)), 1):
-        cells = [c.strip().translate(_FULL_WIDTH).replace("\u3000", " ").strip() for c in cells]
+        cells = [to_halfwidth(c).strip() for c in cells]
         if not any(cells) or cells[0].startswith("#"):
             continue
         if not rows and not problems and any(word in "".join(cells).lower() for word in _HEADER_WORDS):
@@ -128,9 +114,8 @@ def read_patient_list(path: Path, *, limit: int = 10_000) -> list[PatientRow]:
             continue
         insurer, symbol, number, branch, birth = cells[:5]
         patient_id = cells[5] if len(cells) > 5 else ""
-        try:
-            birth_date = _birth(birth)
-        except ValueError:
+        birth_date = parse_birth_date(birth)
+        if birth_date is None:
             problems.append(f"{line}行目: 生年月日 {birth[:20]!r} は YYYY-MM-DD か YYYYMMDD で書いてください")
             continue
         try:
@@ -139,9 +124,7 @@ def read_patient_list(path: Path, *, limit: int = 10_000) -> list[PatientRow]:
                 insured_branch_number=branch, birth_date=birth_date,
             )
         except ValidationError as exc:
-            names = {"insurer_number": "保険者番号", "insured_identification_number": "番号", "insured_branch_number": "枝番"}
-            wrong = "、".join(names.get(str(e["loc"][0]), str(e["loc"][0])) for e in exc.errors() if e.get("loc"))
-            problems.append(f"{line}行目: {wrong}が正しくありません")
+            problems.append(f"{line}行目: {'、'.join(wrong_query_fields(exc))}が正しくありません")
             continue
         rows.append(PatientRow(line, patient_id, query))
     if problems:

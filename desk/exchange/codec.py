@@ -12,7 +12,7 @@ import re
 import xml.etree.ElementTree as ET
 from enum import Enum
 
-__all__ = ["Encoding", "XmlCodecError", "to_bytes", "parse", "declared_encoding"]
+__all__ = ["Encoding", "XmlCodecError", "sub_element", "to_bytes", "parse", "declared_encoding", "decode_text"]
 
 
 class Encoding(str, Enum):
@@ -37,8 +37,21 @@ class XmlCodecError(ValueError):
     """The bytes are no XML this exchange can read (encoding, declaration, DOCTYPE, syntax)."""
 
 
+# XML 1.0 cannot carry most control characters, and parsers turn CR into LF.
+_BAD_XML_CHARS = re.compile("[\x00-\x08\x0b-\x1f\x7f\ufffe\uffff\ud800-\udfff]")
 _DECLARATION = re.compile(rb"^\s*<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._-]+)[\"']")
 _SJIS_NAMES = {"shift_jis", "shift-jis", "sjis", "x-sjis", "windows-31j", "cp932", "ms932"}
+
+
+def sub_element(parent: ET.Element, tag: str, text: str | None = None) -> ET.Element:
+    """A child element with `text`; XmlCodecError for text XML cannot carry (the other side could
+    not read the file back)."""
+    element = ET.SubElement(parent, tag)
+    if text is not None:
+        if _BAD_XML_CHARS.search(text) or "\r" in text:
+            raise XmlCodecError(f"{tag} にXMLで書けない制御文字があります")
+        element.text = text
+    return element
 
 
 def to_bytes(root: ET.Element, encoding: Encoding) -> bytes:
@@ -50,6 +63,17 @@ def to_bytes(root: ET.Element, encoding: Encoding) -> bytes:
         return text.encode(encoding.codec)
     except UnicodeEncodeError as exc:
         raise XmlCodecError(f"{text[exc.start:exc.end]!r} は Shift_JIS で書けない文字です") from exc
+
+
+def decode_text(data: bytes) -> str | None:
+    """Text that says nothing of its encoding (a CSV, an `.err`): UTF-8 (a BOM dropped), else the
+    Shift_JIS of Japanese Windows software; None when it is neither."""
+    for codec in ("utf-8-sig", Encoding.SHIFT_JIS.codec):
+        try:
+            return data.decode(codec)
+        except UnicodeDecodeError:
+            continue
+    return None
 
 
 def declared_encoding(data: bytes) -> Encoding:

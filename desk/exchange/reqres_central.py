@@ -34,7 +34,7 @@ from desk.central import (
     CentralTimeout,
     CentralUnavailable,
 )
-from desk.exchange.codec import Encoding
+from desk.exchange.codec import Encoding, decode_text
 from desk.exchange.folders import ExchangeFolders, Unsettled, hand_over, read_settled, wait_for_any
 from desk.exchange.names import Business, error_name, parse_request_name, request_name, response_name
 from desk.exchange.requests import (
@@ -50,6 +50,7 @@ from desk.exchange.requests import (
     parse_bulk_result,
     single_request_to_xml,
 )
+from desk.export import reply_from_xml
 from desk.models import CardQuery, EligibilityReply, NumbersQuery
 
 __all__ = ["ReqResCentral", "IDENTIFIER_PREFIX"]
@@ -63,12 +64,8 @@ IDENTIFIER_PREFIX = "MDG"
 
 def _read_error_file(path: Path) -> str:
     data = path.read_bytes()[:2000]
-    for codec in ("utf-8", "cp932"):
-        try:
-            return data.decode(codec).strip()
-        except UnicodeDecodeError:
-            continue
-    return data.decode("utf-8", errors="replace").strip()
+    text = decode_text(data)
+    return (text if text is not None else data.decode("utf-8", errors="replace")).strip()
 
 
 class ReqResCentral:
@@ -118,8 +115,6 @@ class ReqResCentral:
     def confirm_numbers(
         self, query: NumbersQuery, *, confirmation_date: dt.date, medical_institution_code: str
     ) -> EligibilityReply:
-        from desk.export import reply_from_xml
-
         identifier = self._new_identifier()
         data = self._request(single_request_to_xml, SingleRequest(query, medical_institution_code, identifier, confirmation_date, self.encoding))
         reply = self._exchange(request_name(Business.SINGLE, identifier), data, reply_from_xml)
@@ -206,12 +201,11 @@ class ReqResCentral:
                     pass  # swept later
 
     def _take_back(self, request: Path) -> bool:
+        """Whether the request was still unread and is now withdrawn."""
         try:
             request.unlink()
             return True
-        except FileNotFoundError:
-            return False
-        except OSError:
+        except OSError:  # taken by the terminal meanwhile, or not ours to remove
             return False
 
     def sweep(self) -> int:

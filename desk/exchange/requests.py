@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
-from desk.exchange.codec import Encoding, XmlCodecError, parse, to_bytes
+from desk.exchange.codec import Encoding, XmlCodecError, parse, sub_element, to_bytes
+from desk.export import ExportError, ResultFileError, read_records, write_records
 from desk.models import EligibilityReply, NumbersQuery, Validity
 
 __all__ = [
@@ -117,10 +118,10 @@ class BulkResult:
 
 
 def _sub(parent: ET.Element, tag: str, text: str | None = None) -> ET.Element:
-    element = ET.SubElement(parent, tag)
-    if text is not None:
-        element.text = text
-    return element
+    try:
+        return sub_element(parent, tag, text)
+    except XmlCodecError as exc:  # a control character typed into a query: the terminal could not read it
+        raise RequestError(str(exc)) from None
 
 
 def _header(root: ET.Element, *, mic: str | None, identifier: str, encoding: Encoding, day: dt.date | None) -> ET.Element:
@@ -344,8 +345,6 @@ def parse_bulk_fetch(data: bytes) -> BulkFetch:
 
 
 def bulk_result_to_xml(result: BulkResult, *, at: dt.datetime, encoding: Encoding, mic: str | None = None, day: dt.date | None = None) -> bytes:
-    from desk.export import ExportError, write_records
-
     root = ET.Element("XmlMsg")
     segment = 9 if result.error else (2 if result.processing else 1)
     done = not (result.error or result.processing)
@@ -372,8 +371,6 @@ def bulk_result_to_xml(result: BulkResult, *, at: dt.datetime, encoding: Encodin
 
 
 def parse_bulk_result(data: bytes) -> BulkResult:
-    from desk.export import ResultFileError, read_records
-
     _, _, header, body = _root(data)
     segment = _text(header, "SegmentOfResult").strip()
     identifier = _identifier(header)

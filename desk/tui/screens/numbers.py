@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from pydantic import ValidationError
@@ -22,8 +21,9 @@ from desk.tui.screens.common import apply_cursor_setting
 from desk.tui.screens.error import ErrorModal
 from desk.tui.widgets.checklist import StepChecklist
 from desk.tui.widgets.result_banner import ResultBanner
+from desk.typed_input import parse_birth_date, wrong_query_fields
 
-__all__ = ["NumbersScreen", "parse_birth_date"]
+__all__ = ["NumbersScreen"]
 
 _FIELDS = {
     "insurer_number": "保険者番号（6桁または8桁）",
@@ -32,16 +32,6 @@ _FIELDS = {
     "insured_branch_number": "枝番（2桁・なければ空欄）",
     "birth_date": "生年月日（例 1985-04-12 または 19850412）",
 }
-
-
-def parse_birth_date(text: str) -> dt.date | None:
-    text = text.strip()
-    for fmt in ("%Y-%m-%d", "%Y%m%d", "%Y/%m/%d"):
-        try:
-            return dt.datetime.strptime(text, fmt).date()
-        except ValueError:
-            continue
-    return None
 
 
 class NumbersScreen(Screen):
@@ -107,8 +97,7 @@ class NumbersScreen(Screen):
         try:
             query = NumbersQuery(**values, birth_date=birth, limit_consent=limit_consent)
         except ValidationError as exc:
-            names = {str(e["loc"][0]) for e in exc.errors()}
-            error.update("入力内容を確認してください: " + "・".join(_FIELDS[n].split("（")[0] for n in _FIELDS if n in names))
+            error.update("入力内容を確認してください: " + "・".join(wrong_query_fields(exc)))
             return
         error.update("オンライン資格確認等システムに照会しています…")
         document = Document(str(self.query_one("#numbers-document", Select).value))

@@ -51,7 +51,7 @@ class ConsentPanel(Vertical):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # the focus may stay inside a pane the switcher has hidden: its keys go with it
-        return True if self.display else False
+        return bool(self.display)
 
     def on_mount(self) -> None:
         self.query_one("#consent-items").display = False
