@@ -302,7 +302,9 @@ def facility_central(facility: FacilityConfig, terminal_public_key: object = Non
         from desk.exchange.reqres_central import ReqResCentral
 
         assert settings.folder is not None  # the config's validator
-        return ReqResCentral(settings.folder, encoding=settings.encoding, timeout_s=settings.timeout_s)
+        central = ReqResCentral(settings.folder, encoding=settings.encoding, timeout_s=settings.timeout_s)
+        central.sweep()  # late or duplicate answers to this desk's earlier requests
+        return central
     from sim.central import SimCentralSystem
     from sim.jpki import SimJpkiCa
 

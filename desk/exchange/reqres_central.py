@@ -208,9 +208,13 @@ class ReqResCentral:
         except OSError:  # taken by the terminal meanwhile, or not ours to remove
             return False
 
-    def sweep(self) -> int:
+    def sweep(self, *, older_than_s: float | None = None) -> int:
         """Remove answers to our own requests that nobody waits for any more (late or duplicate
-        answers); other software's files are left alone. Returns how many were removed."""
+        answers); other software's files are left alone. Only files older than `older_than_s`
+        (default: twice the answer timeout, at least a minute), so an answer another desk on the
+        same folder is still waiting for is never taken from it. Returns how many were removed."""
+        age = max(60.0, 2 * self.timeout_s) if older_than_s is None else older_than_s
+        now = time.time()
         removed = 0
         try:
             entries = list(self.folders.res.iterdir())
@@ -223,6 +227,8 @@ class ReqResCentral:
             if parsed is None or not parsed[1].startswith(IDENTIFIER_PREFIX):
                 continue
             try:
+                if now - path.stat().st_mtime < age:
+                    continue
                 path.unlink()
                 removed += 1
             except OSError:
