@@ -42,6 +42,7 @@ __all__ = [
     "elderly_rate_from",
     "later_elderly_from",
     "is_later_elderly_record",
+    "is_later_elderly_insurer",
     "copay_percent",
     "copay_to_collect",
     "default_copay_percent",
@@ -100,7 +101,12 @@ def later_elderly_from(birth: dt.date) -> dt.date:
 
 def is_later_elderly_record(record: QualificationRecord) -> bool:
     """A 後期高齢者医療 qualification (also 65-74 with a 障害認定): insurer number with 法別番号 39."""
-    return record.insurer_number.strip().startswith(_LATER_ELDERLY_LAW_NUMBER)
+    return is_later_elderly_insurer(record.insurer_number)
+
+
+def is_later_elderly_insurer(insurer_number: str) -> bool:
+    """A 保険者番号 of a 後期高齢者医療広域連合 (法別番号 39)."""
+    return insurer_number.strip().startswith(_LATER_ELDERLY_LAW_NUMBER)
 
 
 CopaySource = Literal["record", "elderly_recipient", "age"]

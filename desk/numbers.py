@@ -6,6 +6,7 @@ import datetime as dt
 
 from desk.central import CentralError
 from desk.confirmation_log import ConfirmationLog
+from desk.copay import is_later_elderly_insurer
 from desk.documents import Document, DocumentRule, rule_for
 from desk.models import AuthMethod, Channel, FailureName, NumbersQuery
 from desk.outcome import Outcome, build_outcome
@@ -25,8 +26,8 @@ def query_numbers(
     accepted that day is answered with its steps and nothing is queried or recorded."""
     now = ports.clock()
     log.new_patient()
-    # 保険者番号 39…: a 後期高齢者医療広域連合, whose cards expired earlier
-    later_elderly = query.insurer_number.strip().startswith("39")
+    # a 後期高齢者医療 card expired earlier than the others
+    later_elderly = is_later_elderly_insurer(query.insurer_number)
     rule = rule_for(document, now.date(), with_card=with_card, later_elderly=later_elderly) if document is not None else None
     if rule is not None and not rule.accepted:
         outcome = build_outcome(failure=FailureName.DOCUMENT_NOT_ACCEPTED, message=rule.step, method=AuthMethod.NONE,

@@ -164,8 +164,7 @@ class ReceptionScreen(Screen):
     def _settle_when_idle(self) -> None:
         # A card taken away ends a patient without F5; collect once the desk has stayed idle.
         if not self._heap_settled and not self.busy and self.view.state is State.IDLE:
-            settle_heap()
-            self._heap_settled = True
+            self._settle_now()
 
     def _live_frame(self) -> None:
         frame_pending = any(w.group == "frame" and w.is_running for w in self.workers)
