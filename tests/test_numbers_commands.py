@@ -222,3 +222,10 @@ def test_a_query_kept_while_the_terminal_was_down_is_asked_again_once_it_answers
     # newest first: the re-run answered, after the 障害時 record it completes
     assert [(r.channel, r.validity) for r in rows] == [(Channel.NUMBERS, Validity.VALID), (Channel.OUTAGE, None)]
     assert len(list((tmp_path / "data" / "res").glob("OQS_2_*.xml"))) == 1
+
+
+def test_bulk_refuses_an_out_folder_that_is_not_there_before_asking(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    patients = tmp_path / "p.csv"
+    patients.write_text(PATIENTS, encoding="utf-8")
+    assert main(["bulk", "--file", str(patients), "--out", str(tmp_path / "none" / "out.csv"), "--sim-dir", str(tmp_path / "sim")]) == 2
+    assert "保存先" in capsys.readouterr().err and not (tmp_path / "sim").exists()  # nothing was started

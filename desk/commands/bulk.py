@@ -86,6 +86,8 @@ def cmd_bulk(args: argparse.Namespace) -> int:
     out = args.out or args.file.with_name(f"{args.file.stem}_照会結果.csv")
     if out.resolve() == args.file.resolve():
         return fail(UsageError("結果のCSVを患者リストと同じファイルにはできません"), EXIT_USAGE)
+    if not out.parent.is_dir():  # said before asking, not after the answers are in
+        return fail(UsageError(f"結果のCSVの保存先 {out.parent} がありません"), EXIT_USAGE)
     spec = ReaderSpec("none") if args.facility_config is not None else ReaderSpec("sim")
     desk = open_bulk(DeskConfig(reader=spec, camera=None, sim_dir=args.sim_dir, facility_config=args.facility_config))
     try:
