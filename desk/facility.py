@@ -19,6 +19,7 @@ import json
 import os
 import secrets
 import sys
+from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
 from typing import Literal
@@ -307,9 +308,17 @@ class VisualCheck(Model):
 
 
 def check_visual_password(
-    config: FacilityConfig, journal: VisualLockCounter, candidate: str, *, now: dt.datetime | None = None
+    config: FacilityConfig,
+    journal: VisualLockCounter,
+    candidate: str,
+    *,
+    now: dt.datetime | None = None,
+    verify: Callable[[FacilityConfig, str], bool] = verify_visual_password,
 ) -> VisualCheck:
-    """Verify the 目視 password with the facility's lockout: refused without checking while locked."""
+    """Verify the 目視 password with the facility's lockout: refused without checking while locked.
+
+    `verify` may answer from a check made while the password was typed (desk/password_precheck.py);
+    the try is counted here either way."""
     if config.visual_password is None:
         raise FacilityError(
             "目視確認用パスワードが設定されていません。`desk facility set-visual-password` で設定してください。",
@@ -319,7 +328,7 @@ def check_visual_password(
     state: VisualLockState = journal.visual_lock_state(code, now=now)
     if state.locked:
         return VisualCheck(accepted=False, locked=True, locked_until=state.locked_until, tries_left=0)
-    if verify_visual_password(config, candidate):
+    if verify(config, candidate):
         journal.record_visual_password_success(code, now=now)
         return VisualCheck(accepted=True, locked=False, tries_left=VISUAL_LOCK_THRESHOLD)
     state = journal.record_visual_password_failure(code, now=now)

@@ -27,7 +27,7 @@ from desk.certificate_grace import CertificateStatus, certificate_status
 from desk.confirmation_log import ConfirmationLog
 from desk.documents import Document
 from desk.export import Tidied
-from desk.facility import FacilityConfig, FacilityError, check_visual_password
+from desk.facility import FacilityConfig, FacilityError, check_visual_password, verify_visual_password
 from desk.flow import Reception, State
 from desk.journal import JournalError
 from desk.models import (
@@ -41,6 +41,7 @@ from desk.models import (
 from desk.numbers import query_numbers
 from desk.outage import retry_outage_queue
 from desk.outcome import Outcome, build_outcome
+from desk.password_precheck import PasswordPrecheck
 from desk.ports import DeskPorts, JournalPort
 from desk.recorder import Recorder
 from reader.card import MynaCard, normalize_check_b
@@ -135,6 +136,7 @@ class DeskSession:
         self._reported: list[bool] = []  # presence reported while a flow step ran on that thread
         self.reader_problem: str | None = None  # the last reader failure (gone, no pcscd), for the status line
         self._lock = threading.RLock()  # one flow step at a time, whatever thread calls
+        self.visual_precheck = PasswordPrecheck(lambda candidate: verify_visual_password(self.facility, candidate))
 
     @property
     def journal(self) -> JournalPort:  # a property: the port may be swapped (tests, a reopened journal)
@@ -228,9 +230,17 @@ class DeskSession:
         with self._lock:
             self._dispatch(flow.PinEntered(pin))
 
+    def visual_password_typed(self, candidate: str) -> None:
+        """The 目視 password field changed: its scrypt check starts now, not on Enter."""
+        if self.facility.visual_password is not None:
+            self.visual_precheck.typed(candidate)
+
     def submit_visual(self, staff_id: str, password: str, confirmed: bool) -> None:
         with self._lock:
-            self._dispatch(flow.VisualSubmitted(staff_id, password, confirmed))
+            try:
+                self._dispatch(flow.VisualSubmitted(staff_id, password, confirmed))
+            finally:
+                self.visual_precheck.clear()  # the field is emptied too: each try is typed again
 
     def answer_consent(self, items: frozenset[ConsentItem], *, limit: bool = False) -> None:
         with self._lock:
@@ -275,6 +285,7 @@ class DeskSession:
                 self._dispatch(flow.NextPatient())
             self.photo = self.last_frame = self.last_face = self.outcome = None
             self.basic_four = None
+            self.visual_precheck.clear()
 
     def read_basic_four(self, pin: str) -> BasicFour:
         """氏名・住所・生年月日・性別 from the card on the reader, for the 被保険者資格申立書, with the
@@ -484,7 +495,10 @@ class DeskSession:
         self.blocked_by = None
         try:
             # the lockout runs on the real clock, never on a scenario day (`desk check --today`)
-            check = check_visual_password(self.facility, self.journal, effect.password, now=self.ports.wall_clock())
+            check = check_visual_password(
+                self.facility, self.journal, effect.password, now=self.ports.wall_clock(),
+                verify=lambda _config, candidate: self.visual_precheck.verify(candidate),
+            )
         except FacilityError as exc:
             self.blocked_by = exc
             return [flow.VisualRejected(f"{exc.title}: {exc}", locked=False)]

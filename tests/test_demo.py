@@ -106,10 +106,17 @@ def test_demo_rows_are_kept_out_of_the_statistics(sim_base, tmp_path):
 
 
 def _check_over_pcsc(capsys, *args: str) -> dict:
+    import io
+    import sys
+
     from desk.cli import main
     from sim.vpcd import VPCD_READER
 
-    code = main(["check", "--reader", f"pcsc:{VPCD_READER}", "--method", "pin", "--pin", "1234", "--json", *args])
+    saved, sys.stdin = sys.stdin, io.StringIO("1234\n")  # never on the command line with a real reader
+    try:
+        code = main(["check", "--reader", f"pcsc:{VPCD_READER}", "--method", "pin", "--pin-stdin", "--json", *args])
+    finally:
+        sys.stdin = saved
     out = capsys.readouterr()
     assert code == 0, out.err
     return json.loads(out.out)

@@ -644,9 +644,15 @@ case("check-reader-bogus", (*PIN, "--reader", "bogus"), 2, untouched=True)
 case("check-reader-sim-nosuch", ("check", "--sim-dir", "{sim}", "--method", "pin", "--pin", "1234", "--reader", "sim:nosuch"), 2, untouched=True)
 case("check-reader-sim-path", ("check", "--sim-dir", "{sim}", "--method", "pin", "--pin", "1234", "--reader", "sim:../cards/adult"), 2, untouched=True)
 case("check-reader-empty-kind", (*PIN, "--reader", ":adult"), 2, untouched=True)
-case("check-reader-pcsc-no-config", ("check", "--method", "pin", "--pin", "1234", "--reader", "pcsc:nonexistent"), 1)
-case("check-reader-pcsc-garbled-config", ("check", "--method", "pin", "--pin", "1234", "--reader", "pcsc:nonexistent"), 1,
-     setup=write("{cfg}", "{garbled"))
+case("check-reader-pcsc-no-config", ("check", "--method", "pin", "--pin-stdin", "--reader", "pcsc:nonexistent"), 1,
+     stdin=b"1234\n")
+case("check-reader-pcsc-garbled-config", ("check", "--method", "pin", "--pin-stdin", "--reader", "pcsc:nonexistent"), 1,
+     setup=write("{cfg}", "{garbled"), stdin=b"1234\n")
+# a PIN or the facility password on the command line: only for the simulated card's training values
+case("check-reader-pcsc-pin-in-argv", ("check", "--method", "pin", "--pin", "1234", "--reader", "pcsc:nonexistent"), 2,
+     untouched=True)
+case("check-reader-pcsc-password-in-argv", ("check", "--method", "visual", "--visual-password", PASSWORD, "--staff", "S1",
+                                            "--reader", "pcsc"), 2, untouched=True)
 
 # check --population (a file named on the command line: 2)
 for _id, _data in {

@@ -45,10 +45,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="提示された書類（--numbers のとき）: 資格確認書 / 健康保険証 / 資格情報のお知らせ。その日の取扱いを適用する",
     )
     p.add_argument("--with-card", action="store_true", help="マイナンバーカードも併せて提示された（--document notice のとき）")
-    p.add_argument("--pin", help="暗証番号（--method pin; 研修用。ほかの利用者から見えるため、ふだんは --pin-stdin）")
+    p.add_argument("--pin", help="暗証番号（--method pin; シミュレータのカードでの研修用。実機では --pin-stdin か端末での入力）")
     p.add_argument("--pin-stdin", action="store_true", help="暗証番号を標準入力の1行目から読む")
     p.add_argument("--camera", default=None, help="カメラのシナリオ（holder, other, dark …; 既定 holder）／pcsc のときはカメラ番号")
-    p.add_argument("--visual-password", help="目視モードのパスワード（--method visual; 研修用。ふだんは --visual-password-stdin）")
+    p.add_argument("--visual-password", help="目視モードのパスワード（--method visual; シミュレータのカードでの研修用。実機では --visual-password-stdin）")
     p.add_argument("--visual-password-stdin", action="store_true", help="目視モードのパスワードを標準入力の1行目から読む")
     p.add_argument("--staff", default="", help="職員ID（--method visual）")
     p.add_argument("--today", type=_day, help="確認日 YYYY-MM-DD（既定: テストデータの基準日）")
@@ -71,6 +71,12 @@ def _day(text: str) -> dt.date:
     return day
 
 
+def _simulated_reader(args: argparse.Namespace) -> bool:
+    """The simulated card with the simulator's settings: its PIN and 目視 password are no secrets."""
+    sim = args.reader is None or str(args.reader).split(":", 1)[0] == "sim"
+    return sim and getattr(args, "facility_config", None) is None
+
+
 def _usage(message: str) -> int:
     return fail(UsageError(message), EXIT_USAGE)
 
@@ -86,6 +92,11 @@ def cmd_check(args: argparse.Namespace) -> int:
     if args.document or args.with_card:
         return _usage("--document・--with-card は --numbers のときに使えます")
     method = AuthMethod(args.method)
+    # A PIN or the facility password on the command line is seen by every user of the machine
+    # (ps, shell history): only the simulated card's known training values are taken from there.
+    if (args.pin is not None or args.visual_password is not None) and not _simulated_reader(args):
+        option = "--pin" if args.pin is not None else "--visual-password"
+        return _usage(f"{option} は研修（シミュレータのカード）でだけ使えます。実機のリーダーでは {option}-stdin か、端末での入力を使ってください")
     # everything typed is checked before anything is opened or written
     pin = password = None
     staff = ""

@@ -36,7 +36,7 @@ def half_cells(image: Any, rows: int = PICTURE_ROWS, columns: int = PICTURE_COLU
     strips = [Strip.blank(columns)] * top
     for y in range(0, height, 2):
         cells = [
-            Segment("▀", Style(color=Color.from_rgb(*pixels[x, y]), bgcolor=Color.from_rgb(*pixels[x, y + 1])))
+            Segment("▀", Style.from_color(Color.from_rgb(*pixels[x, y]), Color.from_rgb(*pixels[x, y + 1])))
             for x in range(width)
         ]
         strips.append(Strip([margin_left, *cells, margin_right], columns))

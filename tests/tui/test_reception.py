@@ -556,3 +556,32 @@ async def test_the_last_patient_is_collected_once_the_idle_pane_is_drawn(make_de
         await press_and_settle(pilot, "f5")
         await pilot.pause(0.1)
         assert collected == ["pane-idle"]  # after the idle frame, not in the F5 call before it
+
+
+async def test_the_visual_password_is_checked_while_typed_and_counted_on_enter(make_desk):
+    desk = make_desk("pin-blocked")
+    checked: list[str] = []
+    precheck = desk.session.visual_precheck
+    real_verify = precheck._verify
+
+    def verify(candidate: str) -> bool:
+        checked.append(candidate)
+        return real_verify(candidate)
+
+    precheck._verify = verify
+    async with desk.app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await press_and_settle(pilot, "f4")
+        await pilot.press(*"S001", "tab", "space", "tab", *SIM_VISUAL_PASSWORD)
+        for _ in range(100):  # the check of the whole text runs in the background
+            if checked and checked[-1] == SIM_VISUAL_PASSWORD and precheck._worker is None:
+                break
+            await pilot.pause(0.02)
+        assert checked[-1] == SIM_VISUAL_PASSWORD and pane(desk.app) == "pane-visual"
+        code = desk.session.facility.medical_institution_code
+        assert desk.session.journal.visual_lock_state(code).tries_left == 5  # typing is no try
+        before = len(checked)
+        await press_and_settle(pilot, "enter")
+        assert pane(desk.app) == "pane-consent"
+        assert len(checked) == before  # Enter took the answer found while typing
+        assert precheck._answer is None  # and forgot the text

@@ -285,6 +285,9 @@ class ReceptionScreen(Screen):
         staff, password, confirmed = message.staff_id, message.password, message.confirmed
         self.run_call("目視確認を記録して照会しています…", lambda: self.session.submit_visual(staff, password, confirmed))
 
+    def on_visual_panel_password_typed(self, message: VisualPanel.PasswordTyped) -> None:
+        self.session.visual_password_typed(message.password)  # starts a thread; returns at once
+
     def on_visual_panel_refresh_frame(self, _: VisualPanel.RefreshFrame) -> None:
         self.run_call("カメラの映像を取得しています…", self.session.capture_frame)
 
@@ -349,12 +352,17 @@ class ReceptionScreen(Screen):
         # the result banner already says it
         shown_in_banner = pane == "pane-result" and view.outcome is not None and view.outcome.message == view.message
         message.display = bool(view.message) and not shown_in_banner
-        self.query_one("#main", ContentSwitcher).current = pane
+        switcher = self.query_one("#main", ContentSwitcher)
+        switched, switcher.current = switcher.current != pane, pane
         if pane == "pane-pin":
             self.query_one(PinPad).show(view.pin_tries_left)
         elif pane == "pane-face":
             face_open = any(o.method is AuthMethod.FACE and o.enabled for o in view.methods)
             self.query_one(FacePanel).show(view, can_retry=self._face_retry_allowed() and face_open)
+        elif pane == "pane-visual" and switched:
+            # the form first; its two pictures (768 colours each) next frame — drawing them with the
+            # pane switch took the F4 frame past 100 ms
+            self.query_one(VisualPanel).show_pending()
         elif pane == "pane-visual":
             self.query_one(VisualPanel).show(view)
         elif pane == "pane-result" and view.outcome is not None:
@@ -376,6 +384,7 @@ class ReceptionScreen(Screen):
         if pane == "pane-pin":
             self.query_one(PinPad).focus_input()
         elif pane == "pane-visual":
+            self.query_one(VisualPanel).show(view)
             self.query_one(VisualPanel).focus_first()
         elif pane == "pane-consent":
             self.query_one(ConsentPanel).focus_first()

@@ -48,16 +48,18 @@ class CellPicture(Widget):
         super().__init__(**options)
         self._cells: tuple[Strip, ...] = ()
         self.image: Any = None  # the picture shown, for whoever asks what is on screen
+        self._pending = False  # a picture is on its way: a blank box, not 「画像なし」
 
-    def show(self, picture: Any) -> None:
+    def show(self, picture: Any, *, pending: bool = False) -> None:
         self._cells = picture.cells if picture is not None else ()
         self.image = picture.image if picture is not None else None
+        self._pending = pending
         self.refresh()
 
     def render_line(self, y: int) -> Strip:
         if self._cells:
             return self._cells[y] if y < len(self._cells) else Strip.blank(self.size.width)
-        if y == self.size.height // 2:
+        if y == self.size.height // 2 and not self._pending:
             # str.center counts characters, and each of these takes two cells: widen by the difference
             text = _NO_PICTURE.center(self.size.width - cell_len(_NO_PICTURE) + len(_NO_PICTURE))
             return Strip([Segment(text, self.rich_style)], cell_len(text))
@@ -89,11 +91,11 @@ class Picture(Vertical):
             yield CellPicture(classes="picture-image")
         yield Static(self._caption, classes="picture-caption")
 
-    def show(self, picture: Any) -> None:
-        """`picture`: a desk.tui.view.ViewPicture or None."""
+    def show(self, picture: Any, *, pending: bool = False) -> None:
+        """`picture`: a desk.tui.view.ViewPicture or None (`pending`: one is on its way)."""
         widget = self.query_one(".picture-image")
         if isinstance(widget, CellPicture):
-            widget.show(picture)  # same box with or without a picture: nothing around it moves
+            widget.show(picture, pending=pending)  # same box with or without a picture: nothing around it moves
             return
         if picture is not None:
             # A box with the picture's own aspect in the terminal's real cells: textual-image
@@ -104,4 +106,4 @@ class Picture(Vertical):
             widget.styles.width = max(1, round(PICTURE_ROWS * cell.height * image.width / image.height / cell.width))
             widget.image = image  # type: ignore[attr-defined]
         widget.display = picture is not None
-        self.query_one(".picture-empty").display = picture is None
+        self.query_one(".picture-empty").display = picture is None and not pending

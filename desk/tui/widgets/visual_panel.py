@@ -26,6 +26,16 @@ class VisualPanel(Vertical):
         def __repr__(self) -> str:  # the password never reaches a log
             return f"VisualPanel.Submitted(staff_id={self.staff_id!r}, password=****, confirmed={self.confirmed})"
 
+    class PasswordTyped(Message):
+        """The password field changed: the desk checks it while the staff finish typing."""
+
+        def __init__(self, password: str) -> None:
+            super().__init__()
+            self.password = password
+
+        def __repr__(self) -> str:  # the password never reaches a log
+            return "VisualPanel.PasswordTyped(password=****)"
+
     class RefreshFrame(Message):
         """Staff asked for a fresh camera frame."""
 
@@ -45,6 +55,11 @@ class VisualPanel(Vertical):
     def show(self, view: DeskView) -> None:
         self.query_one("#visual-photo", Picture).show(view.photo)
         self.query_one("#visual-frame", Picture).show(view.frame)
+
+    def show_pending(self) -> None:
+        """Empty boxes until the pictures come (the next frame); never the last patient's."""
+        for picture in self.query(Picture):
+            picture.show(None, pending=True)
 
     def show_frame(self, picture: object) -> None:
         self.query_one("#visual-frame", Picture).show(picture)
@@ -73,6 +88,11 @@ class VisualPanel(Vertical):
             self.post_message(self.RefreshFrame())
         else:
             self._submit()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "visual-password":
+            event.stop()
+            self.post_message(self.PasswordTyped(event.value))
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
