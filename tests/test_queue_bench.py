@@ -1,4 +1,4 @@
-"""The morning-queue model behind bench/queue.py: hand-computed waits, the queue's length, and that
+"""The morning-queue model behind bench/morning_queue.py: hand-computed waits, the queue's length, and that
 more readers never make anyone wait longer on the same morning. No wall-clock time is asserted."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from bench.queue_model import (
+from bench.morning_model import (
     ARRIVAL_PROFILES,
     MIXES,
     PATHS,

@@ -1,6 +1,6 @@
 """The morning queue at the face-auth readers: a small discrete-event model (pure Python).
 
-`bench/queue.py` runs it; `tests/test_queue_bench.py` checks it. Every figure below is either
+`bench/morning_queue.py` runs it; `tests/test_queue_bench.py` checks it. Every figure below is either
 from a source or an assumption, and `docs/queue.md` says which. Times are seconds from the moment
 the clinic opens its doors.
 

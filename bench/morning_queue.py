@@ -1,6 +1,6 @@
 """The morning queue at the face-auth readers: waiting time with 1, 2 and 3 readers.
 
-    .venv/bin/python bench/queue.py [--profile small|medium|large] [--mix 2024|2026|70] [--days N]
+    .venv/bin/python bench/morning_queue.py [--profile small|medium|large] [--mix 2024|2026|70] [--days N]
                                     [--seed S] [--software-ms face=255,pin=9,visual=66] [--paper-at-reader]
 
 Replays a clinic morning (8:30 doors open, last reception 12:00) many times: arrivals per minute
@@ -18,11 +18,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-# Run as a script, this file's folder comes first on sys.path, and bench/queue.py would then be
-# imported in place of the standard library's queue (which threading users import): drop it.
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
-sys.path.insert(0, str(_HERE.parent))  # run from a checkout without installing
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout without installing
 
 import argparse  # noqa: E402
 import random  # noqa: E402
@@ -30,7 +26,7 @@ import statistics  # noqa: E402
 import tempfile  # noqa: E402
 from collections.abc import Mapping  # noqa: E402
 
-from bench.queue_model import (  # noqa: E402
+from bench.morning_model import (  # noqa: E402
     ARRIVAL_PROFILES,
     LABELS,
     MIXES,
