@@ -41,6 +41,7 @@ __all__ = [
     "certificate_status",
     "steps_for",
     "percent_label",
+    "summary",
     # re-exported
     "copay_percent",
     "default_copay_percent",
@@ -119,6 +120,26 @@ def headline(step: Step) -> str:
     if len(sentences) > 1 and not any(verb in sentences[0] for verb in ("ください", "できます", "します")):
         return sentences[0] + sentences[1]
     return sentences[0] if sentences else step.text
+
+
+def summary(step: Step) -> str:
+    """The step folded to what to do: its first sentence without the asides in （）. The whole text
+    stays the step's details (the screen unfolds the step under the cursor)."""
+    sentences = _sentences(step.text)
+    first = sentences[0] if sentences else step.text
+    out, depth, quoted = [], 0, 0  # an aside inside 「」 is part of a name (「資格（無効）」画面): kept
+    for char in first:
+        if char in "「『" and not depth:
+            quoted += 1
+        elif char in "」』" and quoted and not depth:
+            quoted -= 1
+        if char == "（" and not quoted:
+            depth += 1
+        elif char == "）" and depth:
+            depth -= 1
+        elif not depth:
+            out.append(char)
+    return "".join(out).strip() or step.text
 
 
 def percent_label(percent: int) -> str:

@@ -13,7 +13,7 @@ import re
 
 from rich.cells import cell_len
 
-__all__ = ["wrap_japanese"]
+__all__ = ["wrap_fields", "wrap_japanese"]
 
 _NO_START = set("、。，．・：；？！ー」』）］｝〕〉》】ぁぃぅぇぉっゃゅょゎァィゥェォッャュョヮヵヶ々,.;:!?)]}%")
 _NO_END = set("「『（［｛〔〈《【([{") | {chr(c) for c in range(0x2460, 0x2474)}  # and ①-⑳
@@ -57,4 +57,27 @@ def wrap_japanese(text: str, width: int, *, indent: int = 0) -> list[str]:
             line += unit
             room -= size
         lines.append(line.rstrip())
+    return lines
+
+
+def wrap_fields(text: str, width: int, *, indent: int) -> list[str]:
+    """Lines of the form 「label    field  field  field」 (fields apart by two spaces, the label
+    `indent` cells wide): broken between fields, so 「枝番 00」 or 「性別 女」 stays on one line;
+    a field too wide for a line of its own is broken as Japanese text (wrap_japanese)."""
+    lines: list[str] = []
+    for paragraph in text.split("\n"):
+        cut = next((i for i in range(len(paragraph) + 1) if cell_len(paragraph[:i]) >= indent), len(paragraph))
+        label, fields = paragraph[:cut], [f for f in paragraph[cut:].split("  ") if f]
+        if cell_len(label) != indent or not fields:
+            lines.extend(wrap_japanese(paragraph, width, indent=indent))
+            continue
+        line, empty = label, True  # empty: no field on this line yet
+        for field in fields:
+            piece = field if empty else "  " + field
+            if empty or cell_len(line + piece) <= width:
+                line, empty = line + piece, False
+                continue
+            lines.extend(wrap_japanese(line, width, indent=indent))
+            line = " " * indent + field
+        lines.extend(wrap_japanese(line, width, indent=indent))
     return lines

@@ -37,3 +37,21 @@ def test_every_step_fits_and_keeps_its_text(outcome, width) -> None:
         assert all(cell_len(line) <= width for line in lines)
         assert all(line.startswith("  ") for line in lines[1:])  # hanging indent
         assert "".join(line.strip() for line in lines).replace(" ", "") == step.text.replace(" ", "")
+
+
+def test_fields_stay_whole_and_wrap_under_the_text():
+    from desk.tui.linebreak import wrap_fields
+
+    text = "被保険者  記号 4012  番号 1508  枝番 00\n生年月日  1985-04-12  性別 女  本人\n短い"
+    assert wrap_fields(text, 30, indent=10) == [
+        "被保険者  記号 4012  番号 1508",
+        "          枝番 00",
+        "生年月日  1985-04-12  性別 女",
+        "          本人",
+        "短い",
+    ]
+    assert wrap_fields(text, 60, indent=10) == text.split("\n")  # wide enough: unchanged
+    # a field wider than a line is broken as Japanese text, still under the text
+    long = wrap_fields("同意      薬剤情報・診療情報・特定健診情報・手術情報（24時間有効）", 30, indent=10)
+    assert long[0].startswith("同意      薬剤") and all(line.startswith(" " * 10) for line in long[1:])
+    assert not any(line.strip().startswith(("）", "・", "、")) for line in long)

@@ -11,12 +11,16 @@ from desk.tui.screens.error import ErrorModal
 from desk.tui.screens.reception import ReceptionScreen
 from desk.tui.widgets.checklist import StepChecklist, StepList
 from desk.tui.widgets.key_footer import KeyFooter
+from desk.tui.widgets.text import HangingText
 from desk.wiring import SIM_VISUAL_PASSWORD
 from tests.tui.conftest import SIZE, confirm_by_pin_without_consent, enter_pin, press_and_settle, settle
 
 
 def text(app, selector: str) -> str:
-    return str(app.screen.query_one(selector, Static).content)
+    widget = app.screen.query_one(selector, Static)
+    if isinstance(widget, HangingText):
+        return widget.source  # before breaking at the width: the hanging indent has its own test
+    return str(widget.content)
 
 
 def pane(app) -> str:
@@ -345,7 +349,7 @@ async def test_limit_information_only_with_its_own_consent(make_desk):
         await settle(pilot)
         details = text(desk.app, "#result-details")
         assert "限度額    区分ウ（限度額適用）" in details and "同意      なし" in details
-        assert "生年月日  1985-04-12  性別 女  本人  資格取得 2023-04-01" in details
+        assert "生年月日  1985-04-12  性別 女  本人\n資格取得  2023-04-01" in details
         assert "根拠: 年齢" in details
         await press_and_settle(pilot, "f5")
         desk.controls.place("adult")
@@ -585,3 +589,81 @@ async def test_the_visual_password_is_checked_while_typed_and_counted_on_enter(m
         assert pane(desk.app) == "pane-consent"
         assert len(checked) == before  # Enter took the answer found while typing
         assert precheck._answer is None  # and forgot the text
+
+
+async def test_steps_show_what_to_do_and_unfold_under_the_cursor(make_desk):
+    from desk.rules import summary
+
+    desk = make_desk("lost")
+    async with desk.app.run_test(size=SIZE) as pilot:
+        await confirm_by_pin_without_consent(pilot)
+        steps = desk.session.outcome.steps
+        folded = [i for i, s in enumerate(steps) if summary(s) != s.text]
+        assert folded, [s.text for s in steps]
+        step_list = desk.app.screen.query_one(StepList)
+
+        def shown(i: int) -> str:
+            return str(step_list.get_option_at_index(i).prompt).replace("\n", "")
+
+        later = next(i for i in folded if i > 0)
+        assert shown(later) == summary(steps[later]) + " ▸"  # folded: what to do, and a mark
+        assert shown(0) == steps[0].text  # the highlighted step whole
+        step_list.focus()
+        await pilot.press(*["down"] * later)
+        await settle(pilot)
+        assert shown(later) == steps[later].text and step_list.highlighted == later
+        if 0 in folded:
+            assert shown(0) == summary(steps[0]) + " ▸"
+
+
+async def test_the_claim_numbers_stand_in_their_own_box_and_c_copies_them(make_desk):
+    desk = make_desk("adult")
+    async with desk.app.run_test(size=SIZE) as pilot:
+        await confirm_by_pin_without_consent(pilot)
+        box = text(desk.app, "#result-claim")
+        assert "現在の資格で請求" in box and "保険者番号 01130012" in box and "記号 4012" in box
+        assert "番号 1508  枝番 00" in box
+        footer = [h.description for h in desk.app.screen.query_one(KeyFooter)._wanted()[0]]
+        assert "番号コピー" in footer
+        await press_and_settle(pilot, "c")
+        assert desk.app.clipboard == box
+        await press_and_settle(pilot, "f5")
+        footer = [h.description for h in desk.app.screen.query_one(KeyFooter)._wanted()[0]]
+        assert "番号コピー" not in footer  # a key of the result pane only
+
+
+async def test_the_unknown_claim_box_spells_out_the_sevens(make_desk):
+    desk = make_desk("unregistered")  # 該当資格なし: ③ 不詳レセプト
+    async with desk.app.run_test(size=SIZE) as pilot:
+        await confirm_by_pin_without_consent(pilot)
+        assert desk.session.outcome.code == 4
+        box = text(desk.app, "#result-claim")
+        assert box.splitlines()[:3] == ["不詳レセプトで請求", "保険者番号 77777777", "  不可なら 77777779"]
+        assert "記号・番号 桁数分すべて 7" in box
+
+
+async def test_no_claim_box_without_an_answer(make_desk):
+    desk = make_desk("adult", central="down")  # no answer: tried again before anyone claims
+    async with desk.app.run_test(size=SIZE) as pilot:
+        await confirm_by_pin_without_consent(pilot)
+        assert pane(desk.app) == "pane-result" and desk.session.outcome.code is None
+        assert not desk.app.screen.query_one("#result-claim").display
+        footer = [h.description for h in desk.app.screen.query_one(KeyFooter)._wanted()[0]]
+        assert "番号コピー" not in footer
+
+
+async def test_result_details_wrap_under_their_text(make_desk):
+    desk = make_desk("adult")
+    async with desk.app.run_test(size=(90, 40)) as pilot:  # a narrow terminal: the details must wrap
+        await confirm_by_pin_without_consent(pilot)
+        widget = desk.app.screen.query_one("#result-details", HangingText)
+        width = widget.content_region.width
+        shown = str(widget.content).split("\n")
+        source = widget.source.split("\n")
+        assert len(shown) > len(source)  # something wrapped
+        from rich.cells import cell_len
+
+        for line in shown:
+            assert cell_len(line) <= width
+            if line and not any(line.startswith(s[:4]) for s in source):
+                assert line.startswith(" " * 10) and line[10] != " "  # a continuation, under the text

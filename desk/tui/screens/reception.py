@@ -34,8 +34,9 @@ from desk.tui.widgets.key_footer import KeyFooter
 from desk.tui.widgets.method_picker import MethodPicker
 from desk.tui.widgets.pin_pad import PinPad
 from desk.tui.widgets.result_banner import ResultBanner
+from desk.tui.widgets.result_pane import ResultPane
 from desk.tui.widgets.status_bar import StatusBar
-from desk.tui.widgets.text import set_text
+from desk.tui.widgets.text import HangingText, set_text
 from desk.tui.widgets.visual_panel import VisualPanel
 
 __all__ = ["ReceptionScreen"]
@@ -98,7 +99,7 @@ class ReceptionScreen(Screen):
         with Horizontal(id="body"):
             with Vertical(id="side"):
                 yield Static("カード", classes="panel-title")
-                yield Static("", id="card-state")
+                yield HangingText(id="card-state")  # broken as Japanese: 「お返しください」 stays whole
                 yield MethodPicker(id="methods")
             with ContentSwitcher(id="main", initial="pane-idle"):
                 yield Static("カードをカードリーダーに置いてください", id="pane-idle")
@@ -107,11 +108,9 @@ class ReceptionScreen(Screen):
                 yield FacePanel(id="pane-face")
                 yield VisualPanel(id="pane-visual")
                 yield ConsentPanel(id="pane-consent")
-                with Vertical(id="pane-result"):
-                    yield ResultBanner(id="result")
-                    yield StepChecklist(id="checklist")
+                yield ResultPane(id="pane-result")
                 yield Static("", id="pane-busy")
-        yield Static("", id="message")
+        yield HangingText(id="message")
         with Horizontal(id="busy-bar"):
             yield Static("", id="busy-label")
             yield ProgressBar(total=None, show_eta=False, show_percentage=False, id="busy-progress")
@@ -347,8 +346,8 @@ class ReceptionScreen(Screen):
 
     def _show_pane(self, view: DeskView) -> None:
         pane = self._pane(view)
-        message = self.query_one("#message", Static)
-        set_text(message, view.message)
+        message = self.query_one("#message", HangingText)
+        message.set_source(view.message)
         # the result banner already says it
         shown_in_banner = pane == "pane-result" and view.outcome is not None and view.outcome.message == view.message
         message.display = bool(view.message) and not shown_in_banner
@@ -389,7 +388,7 @@ class ReceptionScreen(Screen):
         elif pane == "pane-consent":
             self.query_one(ConsentPanel).focus_first()
         self.query_one(StatusBar).show(view.status, training=self.app.training)  # type: ignore[attr-defined]
-        set_text(self.query_one("#card-state", Static), self._card_text(view))
+        self.query_one("#card-state", HangingText).set_source(self._card_text(view))
         self.query_one(MethodPicker).show(
             view.methods, active=view.state in _CHOOSABLE, needs_check_b=view.needs_check_b and view.state in _CHOOSABLE
         )

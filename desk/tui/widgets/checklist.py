@@ -5,6 +5,10 @@ One OptionList entry per step, the box and the number in a gutter on its left so
 step: mounting 3 widgets per step when the result arrived took 50-60 ms of the event loop, a
 frozen screen just as the answer should appear. Space or Enter ticks the highlighted step; a
 click ticks the clicked one.
+
+Each step shows only what to do (desk.rules.summary, "▸" when there is more); the step under the
+cursor unfolds to its whole text, so 該当資格なし's seven steps fit on one screen and each detail is
+one ↑↓ away.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from desk.tui.linebreak import wrap_japanese
 __all__ = ["StepChecklist", "StepList"]
 
 _GUTTER = 8  # "[X] 12. ": box, number, then the text wraps in the rest of the width
+_FOLDED = " ▸"  # after a step whose details are folded
 
 
 class StepList(OptionList):
@@ -34,29 +39,50 @@ class StepList(OptionList):
         super().__init__(**options)
         self._codes: list[str] = []
         self._texts: list[str] = []
+        self._summaries: list[str] = []
         self._ticked: set[int] = set()
         self._wrapped_at = 0
+        self._unfolded: int | None = None  # the step shown whole (the highlighted one)
 
     def set_steps(self, steps: list[Any]) -> None:
+        from desk.rules import summary
+
         self._codes = [step.code for step in steps]
         self._texts = [step.text for step in steps]
+        self._summaries = [summary(step) for step in steps]
         self._ticked = set()
+        self._unfolded = 0 if steps else None
         self._fill()
-        self.highlighted = 0 if steps else None
+        self.highlighted = self._unfolded
+
+    def _shown(self, index: int) -> str:
+        text, short = self._texts[index], self._summaries[index]
+        return text if index == self._unfolded or short == text else short + _FOLDED
 
     def _fill(self) -> None:
         # Lines broken here as Japanese is typeset (desk/tui/linebreak.py), not folded by the
         # terminal at any character; the box and number live in the gutter.
         width = self.scrollable_content_region.width - _GUTTER
         self._wrapped_at = width
-        prompts = ["\n".join(wrap_japanese(t, width)) if width > 8 else t for t in self._texts]
+        shown = [self._shown(i) for i in range(len(self._texts))]
+        prompts = ["\n".join(wrap_japanese(t, width)) if width > 8 else t for t in shown]
         self.set_options(Option(p, id=c) for p, c in zip(prompts, self._codes, strict=True))
+
+    def _refill(self) -> None:
+        highlighted = self.highlighted
+        self._fill()
+        self.highlighted = highlighted
 
     def on_resize(self) -> None:
         if self._texts and self.scrollable_content_region.width - _GUTTER != self._wrapped_at:
-            highlighted = self.highlighted
-            self._fill()
-            self.highlighted = highlighted
+            self._refill()
+
+    @on(OptionList.OptionHighlighted)
+    def _unfold(self, event: OptionList.OptionHighlighted) -> None:
+        event.stop()
+        if event.option_index != self._unfolded:
+            self._unfolded = event.option_index
+            self._refill()
 
     def _get_left_gutter_width(self) -> int:
         return _GUTTER
