@@ -16,11 +16,11 @@ write in its local outbox, and the next use reconnects.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import psycopg
@@ -271,7 +271,7 @@ class PostgresJournal:
 
     # -- transactions --------------------------------------------------------------------------
 
-    @contextmanager
+    @contextlib.contextmanager
     def _write(self) -> Iterator[psycopg.Connection[_Row]]:
         """One transaction: all statements inside commit together or not at all."""
         with self._lock:
@@ -291,6 +291,10 @@ class PostgresJournal:
                 raise _translate(exc, self.location) from exc
             finally:
                 self._depth = 0
+
+    def transaction(self) -> contextlib.AbstractContextManager[psycopg.Connection[_Row]]:
+        """One transaction for a caller that writes rows itself (desk/journal/migrate.py)."""
+        return self._write()
 
     def _read(self, sql: str, params: tuple[Any, ...] = ()) -> list[_Row]:
         with self._lock:
