@@ -24,7 +24,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", metavar="PATH", help="施設設定ファイル（省略時は $MADOGUCHI_CONFIG か既定の場所）")
 
-    init = sub.add_parser("init", parents=[common], help="施設設定を作成する")
+    # no abbreviations: `--db-password SECRET` must be refused, not taken for --db-password-file
+    init = sub.add_parser("init", parents=[common], help="施設設定を作成する", allow_abbrev=False)
     init.add_argument("--code", required=True, help="医療機関コード（10桁）")
     init.add_argument("--name", required=True, help="施設名")
     init.add_argument("--type", type=int, choices=(1, 2, 3), default=1, dest="facility_type",
