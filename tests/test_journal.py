@@ -14,6 +14,7 @@ from desk.journal import (
     ConfirmationRecord,
     HistoryKind,
     Journal,
+    JournalConflict,
     JournalError,
     OutageStatus,
 )
@@ -292,3 +293,17 @@ def test_no_secret_columns_in_sqlite_schema(sqlite_journal):
     conn.close()
     for word in ("pin", "password", "my_number", "mynumber"):
         assert f" {word} " not in sql and f"{word}_" not in sql.replace("visual_password_failures", "")
+
+
+def test_an_op_is_applied_once_even_when_replayed(journal):
+    from desk.journal_ops import ConfirmationOp, OutageDoneOp
+
+    op = ConfirmationOp(record=confirmation())
+    assert journal.apply(op) is not None
+    assert journal.apply(op) is None  # a crash after the journal took it, before the outbox forgot it
+    assert len(journal.confirmations()) == 1
+    qid = journal.enqueue_outage(channel=Channel.MYNA, method=AuthMethod.PIN, facility_type=FacilityType.NORMAL, at=T0)
+    assert journal.apply(OutageDoneOp(item_id=qid, validity=Validity.VALID, at=T0)) is not None
+    with pytest.raises(JournalConflict):  # another op re-running the same item: refused for good
+        journal.apply(OutageDoneOp(item_id=qid, validity=Validity.VALID, at=T0))
+    assert len(journal.confirmations()) == 3
