@@ -191,6 +191,15 @@ def test_a_database_that_goes_away_mid_confirmation_loses_nothing(pg_cluster, se
         session.ports.journal.close()
 
 
+def test_a_read_after_the_server_restarted_reconnects(pg_cluster, settings):
+    with PostgresJournal(settings) as desk:
+        desk.record_face_failure(FP)
+        pg_cluster.stop()
+        pg_cluster.start()  # the desk's connection is gone, unnoticed until used
+        assert desk.face_state(FP).consecutive_failures == 1
+        assert desk.record_face_failure(FP).consecutive_failures == 2
+
+
 def test_a_desk_restarted_after_the_outage_writes_what_waited(pg_cluster, settings, sim_base, capsys):
     facility_on_database(sim_base, settings, "desk-a")
     session, training = training_desk("adult", base_dir=sim_base, camera=None)

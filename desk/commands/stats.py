@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
         training = training_config_path()
         if training.exists():
             config = load_config(training)
-            print(f"施設設定がないため、訓練用の受付記録（{config.journal_path}）を集計します。", file=sys.stderr)
+            print(f"施設設定がないため、訓練用の受付記録（{config.journal.describe()}）を集計します。", file=sys.stderr)
     # --journal names a SQLite file; else the config's journal (a file, or the facility's database)
     settings: SqliteSettings | PostgresSettings
     if args.journal:

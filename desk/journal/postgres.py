@@ -298,11 +298,17 @@ class PostgresJournal:
 
     def _read(self, sql: str, params: tuple[Any, ...] = ()) -> list[_Row]:
         with self._lock:
-            conn = self._connection()
-            try:
-                return conn.execute(sql.encode(), params).fetchall()
-            except psycopg.Error as exc:
-                raise _translate(exc, self.location) from exc
+            for attempt in (1, 2):
+                conn = self._connection()
+                try:
+                    return conn.execute(sql.encode(), params).fetchall()
+                except psycopg.Error as exc:
+                    # a connection the server dropped (it restarted) is only found out by using it:
+                    # a read outside a transaction is asked once more on a new one
+                    if attempt == 1 and conn.broken and not self._depth:
+                        continue
+                    raise _translate(exc, self.location) from exc
+            raise AssertionError("unreachable")
 
     # -- confirmations -------------------------------------------------------------------------
 
