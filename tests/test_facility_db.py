@@ -360,6 +360,11 @@ def test_migrate_command_prints_counts_and_refuses_bad_input(settings, tmp_path,
     assert main(["journal", "migrate", "--from", str(source), "--config", str(dead)]) == 1
     err = capsys.readouterr().err
     assert "データベースに接続できません" in err and "Traceback" not in err
+    garbled = tmp_path / "garbled.sqlite3"
+    garbled.write_bytes(b"not a journal" * 500)
+    assert main(["journal", "migrate", "--from", str(garbled), "--config", str(config)]) == 1
+    err = capsys.readouterr().err
+    assert "受付記録が壊れています" in err and "Traceback" not in err
     # writes still waiting in the desk's outbox belong in its journal first
     Outbox(Path(str(source) + ".outbox")).append(VisualUseOp(staff_id="S2", at=T0))
     assert main(["journal", "migrate", "--from", str(source), "--config", str(config)]) == 1

@@ -220,9 +220,12 @@ def migrate_sqlite(
             f"（{outbox_path(source).name}）。先にこの受付記録で受付端末を一度起動して書き込ませてから、もう一度移してください。",
             "一時保存中の記録があります",
         )
-    conn = sqlite3.connect(source.resolve().as_uri() + "?mode=ro", uri=True)
+    conn = sqlite3.connect(source.resolve().as_uri() + "?mode=ro", uri=True, isolation_level=None)
     conn.row_factory = sqlite3.Row
     try:
+        # one read transaction: a desk still writing to the file meanwhile is seen as of one moment,
+        # so a re-run is never read without the queue item it names
+        conn.execute("BEGIN")
         with PostgresJournal(target) as store:
             copier = _Copier(conn, store, max(1, batch), after_batch)
             outage_origin = copier.outages()
