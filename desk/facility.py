@@ -22,14 +22,16 @@ import sys
 from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, SerializerFunctionWrapHandler, ValidationError, field_validator, model_serializer, model_validator
 
 from desk.atomicfile import write_text_atomic
 from desk.exchange.codec import Encoding
 from desk.journal import VISUAL_LOCK_THRESHOLD, VisualLockCounter, VisualLockState
+from desk.journal.settings import JournalSettings, PostgresSettings, SqliteSettings
 from desk.models import FacilityType, Model
+from desk.outbox import outbox_path
 from desk.seed_stats import normalize_prefecture
 from reader.staff_facing import StaffFacingError
 
@@ -52,6 +54,7 @@ __all__ = [
     "with_visual_password",
     "verify_visual_password",
     "check_visual_password",
+    "password_source",
 ]
 
 CONFIG_ENV = "MADOGUCHI_CONFIG"
@@ -170,7 +173,9 @@ class FacilityConfig(Model):
     category: FacilityCategory
     prefecture: str
     res_dir: Path = Field(default_factory=lambda: default_data_dir() / "res")
-    journal_path: Path = Field(default_factory=lambda: default_data_dir() / "journal.sqlite3")
+    # where the journal is: this desk's SQLite file (the default; written as `journal_path`, as
+    # before), or the facility's PostgreSQL database shared by every desk (desk/journal/settings.py)
+    journal: JournalSettings = Field(default_factory=lambda: SqliteSettings(path=default_data_dir() / "journal.sqlite3"))
     visual_password: ScryptHash | None = None
     central: CentralSettings = Field(default_factory=CentralSettings)
     # Result files hold names, addresses and birth dates: the desk removes those older than this
@@ -179,6 +184,56 @@ class FacilityConfig(Model):
     # 小児科特例 of the 加算 (a clinic billing 小児科外来診療料 with ≥30% of its 2024 outpatients under 6):
     # the facility knows, the desk cannot tell
     pediatric_exception: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _journal_path(cls, data: Any) -> Any:
+        """A config with `journal_path` (every config before the journal section) names a SQLite journal."""
+        if isinstance(data, dict) and "journal_path" in data:
+            data = dict(data)
+            path = data.pop("journal_path")
+            given = data.get("journal")
+            if isinstance(given, dict) and given.get("kind", "sqlite") != "sqlite":
+                raise ValueError("journal_path (SQLite) and a journal section of another kind: keep one of them")
+            data["journal"] = {"kind": "sqlite", "path": path}
+        return data
+
+    @model_serializer(mode="wrap")
+    def _write_journal_path(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """A SQLite journal is written as `journal_path`, as before: a desk of the previous version
+        still reads the file."""
+        data: dict[str, Any] = handler(self)
+        journal = data.get("journal")
+        if isinstance(journal, dict) and journal.get("kind") == "sqlite":
+            del data["journal"]
+            data["journal_path"] = journal["path"]
+        return data
+
+    @property
+    def journal_path(self) -> Path:
+        """The SQLite journal's file (FacilityError for a facility on PostgreSQL, which has none)."""
+        if isinstance(self.journal, SqliteSettings):
+            return self.journal.path
+        raise FacilityError(
+            f"この施設の受付記録はデータベース（{self.journal.describe()}）にあり、ファイルではありません。",
+            "受付記録はデータベースにあります",
+        )
+
+    @property
+    def desk_dir(self) -> Path:
+        """This desk's own files (its terminal key, the simulator's keys, the outbox): beside a
+        SQLite journal, else the folder the PostgreSQL settings name (default: the data folder)."""
+        if isinstance(self.journal, SqliteSettings):
+            return self.journal.path.parent
+        return self.journal.desk_dir or default_data_dir()
+
+    @property
+    def outbox_path(self) -> Path:
+        """Where this desk's writes wait while the journal cannot take them: always a local file,
+        also when the journal is the facility's database (that is what it waits for)."""
+        if isinstance(self.journal, SqliteSettings):
+            return outbox_path(self.journal.path)
+        return self.desk_dir / "facility-journal.outbox"
 
     @field_validator("name")
     @classmethod
@@ -206,12 +261,24 @@ class FacilityConfig(Model):
             "category_label": self.category.label,
             "prefecture": self.prefecture,
             "res_dir": str(self.res_dir),
-            "journal_path": str(self.journal_path),
+            **({"journal_path": str(self.journal.path)} if isinstance(self.journal, SqliteSettings) else {
+                "journal": {"kind": "postgresql", "database": self.journal.describe(),
+                            "password": password_source(self.journal)},
+            }),
             "res_retention_days": self.res_retention_days,
             "pediatric_exception": self.pediatric_exception,
             "visual_password": "set" if self.visual_password else "unset",
             "central": self.central.kind + ("（デモ: 実カードを受け付ける）" if self.central.demo else "") + (f"（{self.central.folder}）" if self.central.folder else ""),
         }
+
+
+def password_source(settings: PostgresSettings) -> str:
+    """Where the database password comes from, never what it is."""
+    from desk.journal.settings import PASSWORD_ENV
+
+    if os.environ.get(PASSWORD_ENV):
+        return f"環境変数 {PASSWORD_ENV}"
+    return f"ファイル {settings.password_file}" if settings.password_file else "なし（~/.pgpass など）"
 
 
 def load_config(path: str | os.PathLike[str] | None = None) -> FacilityConfig:

@@ -1,7 +1,7 @@
 """Every write the desk makes to its journal, as data: so a write the journal cannot take now can
 wait in the outbox on disk (desk/outbox.py) and be applied later, in order and exactly once.
 
-Each op carries an id (`op_id`); `Journal.apply` notes it in the same transaction as the write.
+Each op carries an id (`op_id`); `JournalStore.apply` notes it in the same transaction as the write.
 Nothing here may carry a PIN, a password or a My Number (the journal's own checks apply).
 """
 
@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, TypeAdapter
 
-from desk.journal import ConfirmationRecord, FaceAuthState, Journal
+from desk.journal import ConfirmationRecord, FaceAuthState, JournalStore
 from desk.models import STAFF_ID_MAX, AuthMethod, Channel, EligibilityReply, FacilityType, FailureName, Model, Validity
 
 __all__ = [
@@ -41,7 +41,7 @@ class _Op(Model):
     op_id: str = Field(default_factory=_new_id, pattern=r"^[a-p]{32}$")
 
 
-def _queue_export(journal: Journal, stem: str | None, reply: EligibilityReply | None) -> None:
+def _queue_export(journal: JournalStore, stem: str | None, reply: EligibilityReply | None) -> None:
     if stem is not None and reply is not None:
         journal.queue_export(stem, reply.model_dump_json())
 
@@ -53,7 +53,7 @@ class ConfirmationOp(_Op):
     # the answer, owed to the result folder until its files are written (record.result_stem)
     reply: EligibilityReply | None = None
 
-    def run(self, journal: Journal) -> int:
+    def run(self, journal: JournalStore) -> int:
         confirmation_id = journal.record_confirmation(self.record)
         if self.visual_use_op is not None:
             journal.link_visual_use(self.visual_use_op, confirmation_id)
@@ -67,7 +67,7 @@ class ExportDoneOp(_Op):
     kind: Literal["export_done"] = "export_done"
     stem: str
 
-    def run(self, journal: Journal) -> None:
+    def run(self, journal: JournalStore) -> None:
         journal.export_done(self.stem)
 
 
@@ -77,7 +77,7 @@ class VisualUseOp(_Op):
     cert_fingerprint: str | None = None
     at: dt.datetime
 
-    def run(self, journal: Journal) -> int:
+    def run(self, journal: JournalStore) -> int:
         return journal.record_visual_use(self.staff_id, cert_fingerprint=self.cert_fingerprint, at=self.at, op_id=self.op_id)
 
 
@@ -90,7 +90,7 @@ class OutageOp(_Op):
     payload: dict[str, Any] = Field(default_factory=dict)
     at: dt.datetime
 
-    def run(self, journal: Journal) -> int:
+    def run(self, journal: JournalStore) -> int:
         return journal.enqueue_outage(
             channel=self.channel, method=self.method, facility_type=self.facility_type,
             cert_fingerprint=self.cert_fingerprint, payload=self.payload, at=self.at,
@@ -108,7 +108,7 @@ class OutageDoneOp(_Op):
     result_stem: str | None = None
     reply: EligibilityReply | None = None
 
-    def run(self, journal: Journal) -> int:
+    def run(self, journal: JournalStore) -> int:
         outcome = self.validity if self.validity is not None else (self.failure or FailureName.CENTRAL_DOWN)
         confirmation_id = journal.complete_outage(
             self.item_id, outcome, staff_id=self.staff_id, at=self.at, demo=self.demo, result_stem=self.result_stem
@@ -123,7 +123,7 @@ class FaceResultOp(_Op):
     accepted: bool
     at: dt.datetime
 
-    def run(self, journal: Journal) -> FaceAuthState:
+    def run(self, journal: JournalStore) -> FaceAuthState:
         if self.accepted:
             return journal.record_face_success(self.cert_fingerprint, at=self.at)
         return journal.record_face_failure(self.cert_fingerprint, at=self.at)

@@ -58,6 +58,7 @@ class Outbox:
                 yield
                 return
             try:
+                private_dir(self.path.parent)  # a desk's own folder, made on its first start (0700)
                 fd = os.open(self.path.with_name(self.path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
             except OSError as exc:
                 raise OutboxError(f"受付記録の一時保存先（{self.path.parent}）を使えません：{exc.strerror or exc}") from exc

@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from desk.journal import Applicable, FaceAuthState, OutageItem, VisualLockCounter
@@ -31,11 +30,12 @@ def japan_now() -> dt.datetime:
 
 
 class JournalPort(VisualLockCounter, Protocol):
-    """What a desk asks of its journal (desk/journal.py `Journal`): every write goes through
-    `apply` (desk/journal_ops.py), the rest are the counters and queues the flow reads."""
+    """What a desk asks of its journal (desk/journal/store.py `JournalStore`, SQLite or PostgreSQL):
+    every write goes through `apply` (desk/journal_ops.py), the rest are the counters and queues
+    the flow reads."""
 
     @property
-    def path(self) -> Path: ...
+    def location(self) -> str: ...
 
     def apply(self, op: Applicable) -> object: ...
 

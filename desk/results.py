@@ -13,7 +13,7 @@ import logging
 from typing import Protocol
 
 from desk.export import ExportError
-from desk.journal import Journal, JournalError
+from desk.journal import JournalError, JournalStore
 from desk.journal_ops import ExportDoneOp
 from desk.models import EligibilityReply
 from desk.outbox import OutboxError
@@ -60,7 +60,7 @@ def deliver(results: ResultFiles | None, recorder: Recorder, reply: EligibilityR
     return None
 
 
-def deliver_owed(journal: Journal, results: ResultFiles) -> int:
+def deliver_owed(journal: JournalStore, results: ResultFiles) -> int:
     """At start: write the files of every answer recorded without them (a crash, a full disk).
     Returns how many were written; files already there are only struck off."""
     written = 0

@@ -389,12 +389,28 @@ class DeskSession:
                 certificate_not_after=info.certificate.expiry_date,
                 pin_tries_left=info.pin_tries_left,
                 in_grace=certificate_status(info.certificate.expiry_date, self.ports.clock().date()) is CertificateStatus.GRACE,
-                face_failures=self.journal.face_state(fingerprint).consecutive_failures,
-                visual_locked=self.journal.visual_lock_state(
-                    self.facility.medical_institution_code, now=self.ports.wall_clock()
-                ).locked,
+                face_failures=self._face_failures(fingerprint),
+                visual_locked=self._visual_locked(),
             )
         ]
+
+    # While the journal cannot be read (its database gone), the card is still read and PIN works:
+    # the face count is taken as none so far (each result waits in the outbox and counts when
+    # written), and 目視 asks the journal again when used, failing closed without it.
+    def _face_failures(self, fingerprint: str) -> int:
+        try:
+            return self.journal.face_state(fingerprint).consecutive_failures
+        except JournalError as exc:
+            self.recorder.error = exc
+            return 0
+
+    def _visual_locked(self) -> bool:
+        try:
+            code = self.facility.medical_institution_code
+            return self.journal.visual_lock_state(code, now=self.ports.wall_clock()).locked
+        except JournalError as exc:
+            self.recorder.error = exc
+            return False
 
     def _nonce(self) -> bytes | flow.CentralFailed:
         try:
@@ -443,7 +459,7 @@ class DeskSession:
 
     def _match_face(self, _: flow.MatchFace) -> list[object]:
         fingerprint = self.reception.certificate_fingerprint or ""
-        failures = self.journal.face_state(fingerprint).consecutive_failures
+        failures = self._face_failures(fingerprint)
         camera, matcher = self.ports.camera, self.ports.matcher
         if camera is None or matcher is None:
             return [flow.FaceAttempted(False, failures, "カメラが接続されていないため顔認証は使えません。暗証番号か目視確認を選んでください。")]

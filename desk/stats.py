@@ -35,7 +35,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from desk.journal import Journal
+from desk.journal import JournalStore
 
 # one calendar of months for the table and the statistics (desk/kasan.py checks the periods)
 from desk.kasan import SchemeAssessment, parse_ym, schemes_for_month, shift_month, tier_reached
@@ -275,7 +275,7 @@ def assess(month: str, myna: int, online: int, *, category: str | None = None) -
 
 
 def monthly_usage(
-    journal: Journal, month: str, *, category: str | None = None, prefecture: str | None = None,
+    journal: JournalStore, month: str, *, category: str | None = None, prefecture: str | None = None,
     receipts: int | None = None, pediatric: bool = False,
 ) -> MonthlyUsage:
     ym = parse_month(month)

@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING, Literal
 from desk.attestation import ReaderAttestor
 from desk.export import ResultExporter, tidy_results
 from desk.facility import FacilityCategory, FacilityConfig, load_config, save_config, with_visual_password
-from desk.journal import Journal
-from desk.outbox import Outbox, outbox_path
+from desk.journal.settings import SqliteSettings, open_store
+from desk.outbox import Outbox
 from desk.ports import JST, DeskPorts, japan_now
 from desk.results import deliver_owed
 from desk.session import DeskSession
@@ -260,7 +260,7 @@ def _training_facility(directory: Path) -> FacilityConfig:
     facility = FacilityConfig(
         medical_institution_code=SIM_INSTITUTION_CODE, name="シミュレーション診療所", facility_type=1,
         category=FacilityCategory.MEDICAL_CLINIC, prefecture="東京都",
-        res_dir=directory / "res", journal_path=directory / "journal.sqlite3",
+        res_dir=directory / "res", journal=SqliteSettings(path=directory / "journal.sqlite3"),
     )
     facility = with_visual_password(facility, SIM_VISUAL_PASSWORD)
     save_config(facility, path)
@@ -288,7 +288,7 @@ def card_front_reader(transport: object) -> Callable[[], str | None] | None:
 
 def _facility_desk(config: DeskConfig) -> Desk:
     facility = load_config(config.facility_config)
-    attestor = ReaderAttestor(facility.journal_path.parent / "terminal-key.pem")
+    attestor = ReaderAttestor(facility.desk_dir / "terminal-key.pem")
     central = facility_central(facility, attestor.public_key)
     transport: Transport = NoCardReader() if config.reader.kind == "none" else _pcsc(config.reader)
     return _assemble(config, transport, _webcam(config.camera), central, attestor, facility, japan_now, check_b=None)
@@ -308,7 +308,7 @@ def facility_central(facility: FacilityConfig, terminal_public_key: object = Non
     from sim.central import SimCentralSystem
     from sim.jpki import SimJpkiCa
 
-    central_dir = settings.sim_dir or facility.journal_path.parent / "central-sim"
+    central_dir = settings.sim_dir or facility.desk_dir / "central-sim"
     return SimCentralSystem(
         ca=SimJpkiCa(central_dir / "keys"), terminal_public_key=terminal_public_key, population=None,  # type: ignore[arg-type]
         clock=japan_now, accept_real_cards_as_demo=settings.demo,
@@ -354,7 +354,7 @@ def _assemble(
             from reader.face import DlibFaceMatcher
 
             matcher = DlibFaceMatcher()
-    journal = Journal(facility.journal_path)
+    journal = open_store(facility.journal)  # this desk's SQLite file, or the facility's PostgreSQL
     # with a 資格確認端末's folders, card confirmations also go to its face/ as the reader's would
     exchange = facility.central.folder if facility.central.kind == "reqres" else None
     results = ResultExporter(facility.res_dir, face_dir=exchange / "face" if exchange is not None else None)
@@ -362,7 +362,7 @@ def _assemble(
         transport=transport, central=central, attestor=attestor, journal=journal,
         facility=facility, camera=camera, matcher=matcher, clock=clock,
         results=results,
-        outbox=Outbox(outbox_path(facility.journal_path)),
+        outbox=Outbox(facility.outbox_path),  # local to the desk, whichever journal it waits for
     )
     if check_b is not None:
         ports.check_b = check_b
@@ -424,7 +424,7 @@ def open_bulk(config: DeskConfig) -> BulkDesk:
             central = facility_central(facility)
             assert isinstance(central, ReqResCentral)
             return BulkDesk(central, facility, japan_now().date())
-        return _simulated_terminal(facility, facility.journal_path.parent / "exchange-sim", japan_now().date(), None)
+        return _simulated_terminal(facility, facility.desk_dir / "exchange-sim", japan_now().date(), None)
     from sim.fixtures import REFERENCE_DATE
     from sim.world import SimWorld
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up everything `make run` / `make test` need on a fresh Debian machine, then get out of the way.
 #   bootstrap.sh run    the terminal: venv + app, face matching; PC/SC when the system allows it
-#   bootstrap.sh test   also the PC/SC test stack (pcscd, vpcd) and the test tools
+#   bootstrap.sh test   also the PC/SC test stack (pcscd, vpcd), PostgreSQL and the test tools
 #   bootstrap.sh bench  as test, plus what regenerates the face fixtures and plots (scikit-image, matplotlib)
 # Idempotent: a second call with nothing missing takes well under a second.
 set -euo pipefail
@@ -33,8 +33,9 @@ is_root() { [ "$(id -u)" = 0 ]; }
 
 # -- system packages (root only; a user without root gets the simulated reader and a hint) --
 apt_packages="pcscd libpcsclite-dev swig"
-# the tests also run independent card clients against the virtual card (tests/test_conformance.py)
-[ "$mode" != run ] && apt_packages="$apt_packages vsmartcard-vpcd opensc opensc-pkcs11 pcsc-tools libnss3-tools openssl"
+# the tests also run independent card clients against the virtual card (tests/test_conformance.py),
+# and start a throwaway PostgreSQL cluster of their own for the facility journal (tests/pg_cluster.py)
+[ "$mode" != run ] && apt_packages="$apt_packages vsmartcard-vpcd opensc opensc-pkcs11 pcsc-tools libnss3-tools openssl postgresql"
 PY=$(find_python) || { say "Python 3.11 以上が必要です: sudo apt-get install python3"; exit 1; }
 "$PY" -c 'import venv, ensurepip' 2>/dev/null || apt_packages="$apt_packages python3-venv"
 if command -v dpkg-query >/dev/null 2>&1; then

@@ -16,7 +16,9 @@ from reader.card import MynaCard
 from reader.trace import TracingTransport
 from sim.card import SimTransport, VirtualCard
 from sim.world import SimWorld
+from tests.journal_backends import journal_backend  # noqa: F401  (fixtures)
 from tests.pcsc_stack import pcsc_reader, pcsc_stack  # noqa: F401  (fixtures)
+from tests.pg_cluster import pg_cluster, pg_database  # noqa: F401  (fixtures)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -5,7 +5,8 @@
   screen, the commands or the composition root;
 - desk/tui/ imports nothing from sim/ (training reaches it through desk.training's protocol);
 - outside sim/ itself, desk/wiring.py is the only module that imports both sim/ and reader.pcsc;
-- desk/ outside desk/tui/ imports no UI or hardware library (checked by really importing it).
+- desk/ outside desk/tui/ imports no UI or hardware library (checked by really importing it);
+- only the PostgreSQL back end of the journal imports psycopg.
 """
 
 from __future__ import annotations
@@ -106,3 +107,12 @@ def test_desk_domain_imports_no_ui_or_hardware_library():
     expected = {m for m in expected if not _within(m, "desk.tui")}
     assert set(imported.split(",")) == expected
     assert {"desk.session", "desk.flow", "desk.outcome", "desk.export", "desk.central", "desk.wiring"} <= expected
+
+
+def test_only_the_postgresql_back_end_imports_psycopg():
+    # the journal's storage sits behind desk/journal/store.py: one back end knows the database
+    # library; the desk and a SQLite facility run without it
+    assert set(_offenders(PACKAGES, ("psycopg",))) == {"desk.journal.postgres"}
+    code = "import sys, desk.cli, desk.wiring, desk.session, desk.journal; print('psycopg' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert out.stdout.strip() == "False"

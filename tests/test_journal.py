@@ -1,4 +1,5 @@
-"""The reception journal: records, outage queue, lock counters, failures that must not half-write."""
+"""The reception journal: records, outage queue, lock counters, failures that must not half-write —
+the same tests on both back ends (SQLite and PostgreSQL, tests/journal_backends.py)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from desk.journal import (
     ConfirmationRecord,
     HistoryKind,
     Journal,
+    JournalConflict,
     JournalError,
     OutageStatus,
 )
@@ -30,22 +32,32 @@ def confirmation(**kw) -> ConfirmationRecord:
 
 
 @pytest.fixture
-def journal(tmp_path):
+def journal(journal_backend):
+    with journal_backend.open() as j:
+        yield j
+
+
+@pytest.fixture
+def sqlite_journal(tmp_path):
     with Journal(tmp_path / "journal.sqlite3", busy_timeout=0.05) as j:
         yield j
 
 
-def count(path, table: str) -> int:
-    conn = sqlite3.connect(path)
-    try:
-        return conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
-    finally:
-        conn.close()
+def latest_version(backend) -> int:
+    if backend.name == "sqlite":
+        return SCHEMA_VERSION
+    from desk.journal.postgres import PG_SCHEMA_VERSION
+
+    return PG_SCHEMA_VERSION
 
 
-def test_new_journal_is_wal_and_versioned(journal):
-    assert journal.schema_version == SCHEMA_VERSION
-    mode = sqlite3.connect(journal.path).execute("PRAGMA journal_mode").fetchone()[0]
+def test_new_journal_is_versioned(journal, journal_backend):
+    assert journal.schema_version == latest_version(journal_backend)
+    assert journal.integrity() == ["ok"]
+
+
+def test_new_sqlite_journal_is_wal(sqlite_journal):
+    mode = sqlite3.connect(sqlite_journal.path).execute("PRAGMA journal_mode").fetchone()[0]
     assert mode == "wal"
 
 
@@ -132,19 +144,18 @@ def test_outage_requires_a_real_channel(journal):
     "payload",
     [{"pin": "1234"}, {"PIN": "1234"}, {"query": {"my_number": "123456789012"}}, {"items": [{"visual-password": "x"}]}],
 )
-def test_outage_payload_never_holds_secrets(journal, payload):
+def test_outage_payload_never_holds_secrets(journal, journal_backend, payload):
     with pytest.raises(JournalError):
         journal.enqueue_outage(channel=Channel.MYNA, method=AuthMethod.PIN, facility_type=FacilityType.NORMAL, payload=payload)
-    assert count(journal.path, "outage_queue") == 0 and count(journal.path, "confirmations") == 0
+    assert journal_backend.count("outage_queue") == 0 and journal_backend.count("confirmations") == 0
 
 
-def test_face_lock_after_ten_consecutive_failures_survives_restart(tmp_path):
-    path = tmp_path / "j.sqlite3"
-    with Journal(path) as j:
+def test_face_lock_after_ten_consecutive_failures_survives_restart(journal_backend):
+    with journal_backend.open() as j:
         for _ in range(FACE_LOCK_AFTER - 1):
             state = j.record_face_failure(FP)
         assert state.consecutive_failures == 9 and not state.locked
-    with Journal(path) as j:  # restart
+    with journal_backend.open() as j:  # restart
         assert j.face_state(FP).consecutive_failures == 9
         assert j.record_face_failure(FP).locked
         assert j.face_state(FP).locked
@@ -190,65 +201,53 @@ def test_visual_password_success_resets(journal):
     assert journal.record_visual_password_success(code, now=T0).tries_left == 5
 
 
-def test_visual_lock_survives_restart(tmp_path):
-    path = tmp_path / "j.sqlite3"
-    with Journal(path) as j:
+def test_visual_lock_survives_restart(journal_backend):
+    with journal_backend.open() as j:
         for _ in range(5):
             j.record_visual_password_failure("1312345678", now=T0)
-    with Journal(path) as j:
+    with journal_backend.open() as j:
         assert j.visual_lock_state("1312345678", now=T0 + dt.timedelta(minutes=2)).locked
 
 
-def test_locked_database_raises_japanese_error_and_writes_nothing(journal):
-    other = sqlite3.connect(journal.path, isolation_level=None)
-    other.execute("BEGIN EXCLUSIVE")
-    try:
+def test_locked_database_raises_japanese_error_and_writes_nothing(journal, journal_backend):
+    with journal_backend.hold_lock():
         with pytest.raises(JournalError) as info:
             journal.record_confirmation(confirmation())
         assert "使用中" in info.value.title and "保存されていません" in info.value.msg
-    finally:
-        other.execute("ROLLBACK")
-        other.close()
-    assert count(journal.path, "confirmations") == 0
+    assert journal_backend.count("confirmations") == 0
     journal.record_confirmation(confirmation())  # usable again once released
-    assert count(journal.path, "confirmations") == 1
+    assert journal_backend.count("confirmations") == 1
 
 
-def test_read_only_journal_refuses_writes_with_japanese_error(tmp_path):
-    path = tmp_path / "j.sqlite3"
-    with Journal(path) as j:
+def test_read_only_journal_refuses_writes_with_japanese_error(journal_backend):
+    with journal_backend.open() as j:
         j.record_confirmation(confirmation())
-    with Journal(path, read_only=True) as ro:
+    with journal_backend.open(read_only=True) as ro:
         assert len(ro.history()) == 1
         with pytest.raises(JournalError) as info:
             ro.record_confirmation(confirmation())
         assert "読み取り専用" in info.value.title
-    assert count(path, "confirmations") == 1
+    assert journal_backend.count("confirmations") == 1
 
 
-def test_read_only_missing_journal(tmp_path):
+def test_read_only_missing_journal(journal_backend):
     with pytest.raises(JournalError) as info:
-        Journal(tmp_path / "none.sqlite3", read_only=True)
+        journal_backend.open_missing()
     assert info.value.title == "受付記録がありません"
 
 
-def test_failure_inside_a_record_leaves_no_half_record(journal):
+def test_failure_inside_a_record_leaves_no_half_record(journal, journal_backend):
     qid = journal.enqueue_outage(channel=Channel.MYNA, method=AuthMethod.PIN, facility_type=FacilityType.NORMAL)
-    before = count(journal.path, "confirmations")
+    before = journal_backend.count("confirmations")
     # Make the queue update (the second statement of complete_outage) fail after the insert succeeded.
-    conn = sqlite3.connect(journal.path)
-    conn.execute(
-        "CREATE TRIGGER refuse BEFORE UPDATE ON outage_queue BEGIN SELECT RAISE(ABORT, 'disk trouble'); END"
-    )
-    conn.commit()
-    conn.close()
+    journal_backend.refuse_updates("outage_queue")
     with pytest.raises(JournalError):
         journal.complete_outage(qid, Validity.VALID)
-    assert count(journal.path, "confirmations") == before
+    assert journal_backend.count("confirmations") == before
     assert [i.id for i in journal.pending_outages()] == [qid]
 
 
-def test_not_a_database(tmp_path):
+def test_not_a_database(tmp_path):  # SQLite: a file anything may overwrite
     path = tmp_path / "j.sqlite3"
     path.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(JournalError) as info:
@@ -256,15 +255,11 @@ def test_not_a_database(tmp_path):
     assert info.value.title
 
 
-def test_newer_schema_is_refused(tmp_path):
-    path = tmp_path / "j.sqlite3"
-    Journal(path).close()
-    conn = sqlite3.connect(path)
-    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
-    conn.commit()
-    conn.close()
+def test_newer_schema_is_refused(journal_backend):
+    journal_backend.open().close()
+    journal_backend.set_schema_version(latest_version(journal_backend) + 1)
     with pytest.raises(JournalError) as info:
-        Journal(path)
+        journal_backend.open()
     assert "新しすぎます" in info.value.title
 
 
@@ -283,9 +278,32 @@ def test_history_latest_first_filtered_and_limited(journal):
     assert confirmations[0].at > confirmations[-1].at
 
 
-def test_no_secret_columns_in_schema(journal):
+def test_no_secret_columns(journal, journal_backend):
+    for column in journal_backend.columns():
+        table, name = column.split(".")
+        for word in ("pin", "password", "my_number", "mynumber"):
+            assert word not in name.split("_") and word not in name, column
+        assert "password" not in table or table == "visual_password_failures", column
+
+
+def test_no_secret_columns_in_sqlite_schema(sqlite_journal):
+    journal = sqlite_journal
     conn = sqlite3.connect(journal.path)
     sql = " ".join(r[0] for r in conn.execute("SELECT sql FROM sqlite_master WHERE sql IS NOT NULL")).lower()
     conn.close()
     for word in ("pin", "password", "my_number", "mynumber"):
         assert f" {word} " not in sql and f"{word}_" not in sql.replace("visual_password_failures", "")
+
+
+def test_an_op_is_applied_once_even_when_replayed(journal):
+    from desk.journal_ops import ConfirmationOp, OutageDoneOp
+
+    op = ConfirmationOp(record=confirmation())
+    assert journal.apply(op) is not None
+    assert journal.apply(op) is None  # a crash after the journal took it, before the outbox forgot it
+    assert len(journal.confirmations()) == 1
+    qid = journal.enqueue_outage(channel=Channel.MYNA, method=AuthMethod.PIN, facility_type=FacilityType.NORMAL, at=T0)
+    assert journal.apply(OutageDoneOp(item_id=qid, validity=Validity.VALID, at=T0)) is not None
+    with pytest.raises(JournalConflict):  # another op re-running the same item: refused for good
+        journal.apply(OutageDoneOp(item_id=qid, validity=Validity.VALID, at=T0))
+    assert len(journal.confirmations()) == 3

@@ -24,7 +24,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", metavar="PATH", help="施設設定ファイル（省略時は $MADOGUCHI_CONFIG か既定の場所）")
 
-    init = sub.add_parser("init", parents=[common], help="施設設定を作成する")
+    # no abbreviations: `--db-password SECRET` must be refused, not taken for --db-password-file
+    init = sub.add_parser("init", parents=[common], help="施設設定を作成する", allow_abbrev=False)
     init.add_argument("--code", required=True, help="医療機関コード（10桁）")
     init.add_argument("--name", required=True, help="施設名")
     init.add_argument("--type", type=int, choices=(1, 2, 3), default=1, dest="facility_type",
@@ -33,7 +34,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                       help="medical_clinic（医科診療所）/ hospital（病院）/ dental_clinic（歯科診療所）/ pharmacy（薬局）")
     init.add_argument("--prefecture", required=True, help="都道府県（例: 東京都）")
     init.add_argument("--res-dir", help="資格確認結果ファイルの出力先")
-    init.add_argument("--journal", help="受付記録（SQLite）の場所")
+    init.add_argument("--journal", help="受付記録（SQLite）の場所（受付端末1台の施設。既定）")
+    # several desks: one PostgreSQL database. The password is never an option (argv is visible in ps).
+    init.add_argument("--db-name", metavar="NAME", help="施設の受付記録を PostgreSQL のこのデータベースに置く（複数の受付端末）")
+    init.add_argument("--db-host", metavar="HOST", default="localhost", help="データベースサーバー（ホスト名・IP、または UNIX ソケットのフォルダ; 既定 localhost）")
+    init.add_argument("--db-port", metavar="PORT", type=int, default=5432, help="データベースサーバーのポート（既定 5432）")
+    init.add_argument("--db-user", metavar="USER", help="データベースのユーザー名")
+    init.add_argument("--db-password-file", metavar="FILE",
+                      help="データベースのパスワードを1行目に書いたファイル（権限 600）。環境変数 MADOGUCHI_DB_PASSWORD でも渡せます")
+    init.add_argument("--desk-dir", metavar="DIR", help="データベースを使うとき、この受付端末だけのファイル（一時保存・端末の鍵）の場所")
     init.add_argument("--res-retention-days", type=int, metavar="N",
                       help="結果ファイルを残す日数（既定 93、0 で削除しない）。古いものは受付端末が起動時に削除します")
     init.add_argument("--exchange-folder", metavar="DIR",
@@ -81,8 +90,7 @@ def _init(args: argparse.Namespace) -> int:
         }
         if args.res_dir:
             fields["res_dir"] = Path(args.res_dir)
-        if args.journal:
-            fields["journal_path"] = Path(args.journal)
+        fields.update(_journal_fields(args))
         if args.res_retention_days is not None:
             fields["res_retention_days"] = args.res_retention_days
         if previous is not None and previous.visual_password is not None:
@@ -112,6 +120,35 @@ def _init(args: argparse.Namespace) -> int:
     return 0
 
 
+def _journal_fields(args: argparse.Namespace) -> dict[str, object]:
+    """The journal section `init` writes: a SQLite file (--journal) or the facility's database (--db-…)."""
+    database = args.db_name is not None
+    if not database:
+        stray = [name for name in ("db_user", "db_password_file", "desk_dir") if getattr(args, name)]
+        if stray:
+            raise UsageError(f"--{stray[0].replace('_', '-')} はデータベース（--db-name）と一緒に指定してください。")
+        return {"journal_path": Path(args.journal)} if args.journal else {}
+    if args.journal:
+        raise UsageError("--journal（SQLite のファイル）と --db-name（PostgreSQL）は一緒に指定できません。どちらか一つです。")
+    if not args.db_user:
+        raise UsageError("--db-name には --db-user（データベースのユーザー名）も指定してください。")
+    journal: dict[str, object] = {"kind": "postgresql", "host": args.db_host, "port": args.db_port, "dbname": args.db_name,
+                                  "user": args.db_user}
+    if args.db_password_file:
+        from desk.journal import JournalError
+        from desk.journal.settings import PostgresSettings, read_password
+
+        password_file = Path(args.db_password_file).absolute()
+        journal["password_file"] = password_file
+        try:  # a file others can read, or none, is said now rather than when the first desk starts
+            read_password(PostgresSettings.model_validate({**journal, "password_file": password_file}))
+        except JournalError as exc:
+            raise UsageError(str(exc)) from exc
+    if args.desk_dir:
+        journal["desk_dir"] = Path(args.desk_dir).absolute()
+    return {"journal": journal}
+
+
 def _show(args: argparse.Namespace) -> int:
     from desk.facility import FacilityError, config_path, load_config
 
@@ -131,7 +168,14 @@ def _show(args: argparse.Namespace) -> int:
     print(f"  施設の種類       {config.category.label}")
     print(f"  都道府県         {config.prefecture}")
     print(f"  結果ファイル     {config.res_dir}")
-    print(f"  受付記録         {config.journal_path}")
+    from desk.facility import password_source
+    from desk.journal.settings import SqliteSettings
+
+    if isinstance(config.journal, SqliteSettings):
+        print(f"  受付記録         {config.journal.path}")
+    else:
+        print(f"  受付記録         PostgreSQL {config.journal.describe()}（パスワード: {password_source(config.journal)}）")
+        print(f"  この端末のファイル {config.desk_dir}（一時保存 {config.outbox_path.name}）")
     keep = f"{config.res_retention_days}日" if config.res_retention_days else "削除しない"
     print(f"  結果ファイルの保存期間 {keep}")
     print(f"  目視確認用パスワード {'設定済み' if config.visual_password else '未設定'}")

@@ -30,7 +30,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def run(args: argparse.Namespace) -> int:
     # Imported here so `desk --help` stays fast.
     from desk.facility import FacilityError, config_path, load_config
-    from desk.journal import Journal, JournalError
+    from desk.journal import JournalError
+    from desk.journal.settings import PostgresSettings, SqliteSettings, open_store
     from desk.stats import StatsError, monthly_usage, parse_month, render_text
 
     try:
@@ -57,16 +58,21 @@ def run(args: argparse.Namespace) -> int:
         training = training_config_path()
         if training.exists():
             config = load_config(training)
-            print(f"施設設定がないため、訓練用の受付記録（{config.journal_path}）を集計します。", file=sys.stderr)
-    journal_path = args.journal or (config.journal_path if config else None)
-    if journal_path is None:
+            print(f"施設設定がないため、訓練用の受付記録（{config.journal.describe()}）を集計します。", file=sys.stderr)
+    # --journal names a SQLite file; else the config's journal (a file, or the facility's database)
+    settings: SqliteSettings | PostgresSettings
+    if args.journal:
+        settings = SqliteSettings(path=Path(args.journal))
+    elif config is not None:
+        settings = config.journal
+    else:
         print(
             "受付記録の場所がわかりません: --journal を指定するか、`desk facility init` で施設設定を作成してください。",
             file=sys.stderr,
         )
         return 2
     try:
-        with Journal(journal_path, read_only=True) as journal:
+        with open_store(settings, read_only=True) as journal:
             usage = monthly_usage(
                 journal,
                 args.month,

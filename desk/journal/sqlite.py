@@ -1,13 +1,10 @@
-"""The reception journal: what was confirmed, how, and by whom, in SQLite.
+"""The SQLite back end of the journal (desk/journal/store.py): one file per desk, the default
+and the training journal.
 
-One file per terminal (the facility config names it). WAL mode so the TUI can read history while a
-confirmation is written; every public write is one IMMEDIATE transaction, so a record is either all
-there or not there at all. The schema version is SQLite's `user_version`; opening a journal migrates it
-forward and refuses one written by a newer version.
-
-Never stored: the PIN, the facility's 目視 password, the My Number. A card is identified only by the
-SHA-256 fingerprint of its user-auth certificate (which carries no name or number). Outage payloads
-are checked for keys that would hold those secrets.
+WAL mode so the TUI can read history while a confirmation is written; every public write is one
+IMMEDIATE transaction, so a record is either all there or not there at all. The schema version is
+SQLite's `user_version`; opening a journal migrates it forward and refuses one written by a newer
+version. The records and the rules both back ends share are in desk/journal/records.py.
 
 Also kept here because they must survive a restart:
 - the face failure counter per card: 10 consecutive failures lock face auth for that card (unlocked
@@ -29,174 +26,39 @@ except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 from collections.abc import Iterator
 from contextlib import contextmanager
-from enum import Enum
 from pathlib import Path
-from typing import Any, Protocol
-
-from pydantic import Field, model_validator
+from typing import Any
 
 from desk.atomicfile import private_dir
-from desk.models import STAFF_ID_MAX, AuthMethod, Channel, FacilityType, FailureName, Model, Validity, face_locked
-from reader.staff_facing import StaffFacingError
-
-__all__ = [
-    "JST",
-    "SCHEMA_VERSION",
-    "VISUAL_LOCK_THRESHOLD",
-    "VISUAL_LOCK_DURATION",
-    "JournalConflict",
-    "JournalDamaged",
-    "VisualLockCounter",
-    "JournalError",
-    "ConfirmationRecord",
-    "OutageItem",
-    "OutageStatus",
-    "FaceAuthState",
-    "VisualLockState",
-    "HistoryKind",
-    "HistoryItem",
-    "Journal",
-    "copy_database",
-    "exclusive_presence",
-]
-
-JST = dt.timezone(dt.timedelta(hours=9), "JST")
-SCHEMA_VERSION = 4
-VISUAL_LOCK_THRESHOLD = 5
-VISUAL_LOCK_DURATION = dt.timedelta(minutes=5)
-
-# Keys an outage payload must never carry (compared after lower-casing and dropping "_" and "-").
-_FORBIDDEN_PAYLOAD_KEYS = frozenset(
-    {"pin", "pincode", "password", "passwd", "visualpassword", "mynumber", "individualnumber", "kojinbango"}
+from desk.journal.records import (
+    VISUAL_LOCK_DURATION,
+    VISUAL_LOCK_THRESHOLD,
+    ConfirmationRecord,
+    FaceAuthState,
+    HistoryItem,
+    HistoryKind,
+    JournalConflict,
+    JournalDamaged,
+    JournalError,
+    OutageItem,
+    OutageStatus,
+    VisualLockState,
+    history,
+    payload_json,
+    to_jst,
+    visual_state,
 )
+from desk.journal.store import Applicable
+from desk.models import AuthMethod, Channel, FacilityType, FailureName, Validity, face_locked
 
+__all__ = ["SCHEMA_VERSION", "Journal", "copy_database", "exclusive_presence"]
 
-class Applicable(Protocol):
-    """A journal write with an identity (desk/journal_ops.py), for `Journal.apply`."""
-
-    @property
-    def op_id(self) -> str: ...
-
-    def run(self, journal: Journal) -> object: ...
-
-
-class VisualLockCounter(Protocol):
-    """The 目視 password lockout as the facility's check uses it (the journal keeps it)."""
-
-    def visual_lock_state(self, facility_code: str, *, now: dt.datetime | None = None) -> VisualLockState: ...
-
-    def record_visual_password_failure(self, facility_code: str, *, now: dt.datetime | None = None) -> VisualLockState: ...
-
-    def record_visual_password_success(self, facility_code: str, *, now: dt.datetime | None = None) -> VisualLockState: ...
-
-
-class JournalError(StaffFacingError):
-    """The journal could not be opened, read or written. Nothing was half-written."""
-
-    title = "受付記録のエラー"
-
-
-class JournalConflict(JournalError):
-    """A write the journal refuses for good, whatever its state (a re-run already recorded, a
-    constraint): retrying cannot help, so it must not block the writes behind it."""
-
-    title = "受付記録に入らない記録です"
-
-
-class JournalDamaged(JournalError):
-    """The journal is damaged or unexpectedly empty: the desk stops rather than paper over it."""
-
-    title = "受付記録が壊れています"
-
+SCHEMA_VERSION = 4
 
 _WAY_OUT = (
     "受付を止めずに続けるには、管理者が desk journal check で状態を確かめ、desk journal restore --from "
     "バックアップ で戻してください（今のファイルは消さずに残します）。"
 )
-
-
-class ConfirmationRecord(Model):
-    """One confirmation attempt as journalled. Exactly one of `validity` and `failure` is set."""
-
-    id: int | None = None
-    at: dt.datetime
-    channel: Channel
-    method: AuthMethod
-    validity: Validity | None = None
-    failure: FailureName | None = None
-    facility_type: FacilityType
-    cert_fingerprint: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
-    staff_id: str | None = Field(default=None, max_length=STAFF_ID_MAX)
-    rerun_of: int | None = None  # the outage queue item this confirmation re-ran
-    demo: bool = False  # a real card answered by the simulated central system: not a confirmation
-    result_stem: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,120}$")  # its files in res/
-
-    @model_validator(mode="after")
-    def _one_outcome(self) -> ConfirmationRecord:
-        if (self.validity is None) == (self.failure is None):
-            raise ValueError("exactly one of validity and failure must be set")
-        return self
-
-    @property
-    def outcome_label(self) -> str:
-        return self.validity.label if self.validity is not None else self.failure.label  # type: ignore[union-attr]
-
-
-class OutageStatus(str, Enum):
-    PENDING = "pending"
-    DONE = "done"
-
-
-class OutageItem(Model):
-    """A confirmation that could not reach the central system, waiting to be re-run."""
-
-    id: int
-    enqueued_at: dt.datetime
-    channel: Channel  # the channel to re-run with (myna or numbers)
-    method: AuthMethod
-    facility_type: FacilityType
-    cert_fingerprint: str | None = None
-    payload: dict[str, Any] = Field(default_factory=dict)
-    status: OutageStatus
-    done_at: dt.datetime | None = None
-    result_confirmation_id: int | None = None
-    result_validity: Validity | None = None
-    result_failure: FailureName | None = None
-
-
-class FaceAuthState(Model):
-    cert_fingerprint: str
-    consecutive_failures: int
-    locked: bool
-
-
-class VisualLockState(Model):
-    facility_code: str
-    consecutive_failures: int
-    locked_until: dt.datetime | None
-    locked: bool
-
-    @property
-    def tries_left(self) -> int:
-        return 0 if self.locked else max(0, VISUAL_LOCK_THRESHOLD - self.consecutive_failures)
-
-
-class HistoryKind(str, Enum):
-    CONFIRMATION = "confirmation"
-    VISUAL_USE = "visual_use"
-    OUTAGE = "outage"
-
-    @property
-    def label(self) -> str:
-        return {"confirmation": "資格確認", "visual_use": "目視確認", "outage": "障害時の再照会"}[self.value]
-
-
-class HistoryItem(Model):
-    kind: HistoryKind
-    id: int
-    at: dt.datetime
-    summary: str
-    details: dict[str, Any] = Field(default_factory=dict)
 
 
 _SCHEMA_V1 = """
@@ -272,35 +134,12 @@ _MIGRATIONS: tuple[str, ...] = (_SCHEMA_V1, _SCHEMA_V2, _SCHEMA_V3, _SCHEMA_V4)
 assert len(_MIGRATIONS) == SCHEMA_VERSION
 
 
-def _to_jst(at: dt.datetime | None) -> dt.datetime:
-    if at is None:
-        return dt.datetime.now(JST)
-    if at.tzinfo is None:
-        return at.replace(tzinfo=JST)  # the desk runs on Japan time
-    return at.astimezone(JST)
-
-
 def _stamp(at: dt.datetime) -> str:
     return at.isoformat(timespec="microseconds")
 
 
 def _parse(text: str | None) -> dt.datetime | None:
     return None if text is None else dt.datetime.fromisoformat(text)
-
-
-def _check_payload(payload: Any, where: str = "payload") -> None:
-    if isinstance(payload, dict):
-        for key, value in payload.items():
-            norm = str(key).lower().replace("_", "").replace("-", "")
-            if norm in _FORBIDDEN_PAYLOAD_KEYS:
-                raise JournalError(
-                    f"再照会の情報に保存できない項目（{key}）があります。暗証番号・パスワード・マイナンバーは記録しません。",
-                    "記録できない情報です",
-                )
-            _check_payload(value, f"{where}.{key}")
-    elif isinstance(payload, list):
-        for item in payload:
-            _check_payload(item, where)
 
 
 def _translate(exc: sqlite3.Error, path: Path) -> JournalError:
@@ -507,6 +346,10 @@ class Journal:
         self.close()
 
     @property
+    def location(self) -> str:
+        return str(self.path)
+
+    @property
     def schema_version(self) -> int:
         return int(self._conn.execute("PRAGMA user_version").fetchone()[0])
 
@@ -573,7 +416,7 @@ class Journal:
 
     @staticmethod
     def _insert_confirmation(conn: sqlite3.Connection, record: ConfirmationRecord) -> int:
-        at = _to_jst(record.at)
+        at = to_jst(record.at)
         cur = conn.execute(
             "INSERT INTO confirmations (at, month, channel, method, validity, failure, facility_type,"
             " cert_fingerprint, staff_id, rerun_of, demo, result_stem) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -616,7 +459,7 @@ class Journal:
         with self._write() as conn:
             cur = conn.execute(
                 "INSERT INTO visual_uses (at, staff_id, cert_fingerprint, confirmation_id, op_id) VALUES (?, ?, ?, ?, ?)",
-                (_stamp(_to_jst(at)), staff_id.strip(), cert_fingerprint, confirmation_id, op_id),
+                (_stamp(to_jst(at)), staff_id.strip(), cert_fingerprint, confirmation_id, op_id),
             )
             assert cur.lastrowid is not None  # an INSERT always sets it (typeshed: int | None)
             return int(cur.lastrowid)
@@ -626,7 +469,7 @@ class Journal:
         with self._write() as conn:
             conn.execute(
                 "INSERT OR REPLACE INTO pending_exports (stem, reply, queued_at) VALUES (?, ?, ?)",
-                (stem, reply_json, _stamp(_to_jst(None))),
+                (stem, reply_json, _stamp(to_jst(None))),
             )
 
     def pending_exports(self) -> list[tuple[str, str]]:
@@ -654,7 +497,7 @@ class Journal:
             except sqlite3.IntegrityError as exc:  # the data, not the journal's state: for good
                 raise JournalConflict(f"受付記録に入らない記録です（{exc}）。") from exc
             conn.execute(
-                "INSERT INTO applied_ops (op_id, applied_at) VALUES (?, ?)", (op.op_id, _stamp(_to_jst(None)))
+                "INSERT INTO applied_ops (op_id, applied_at) VALUES (?, ?)", (op.op_id, _stamp(to_jst(None)))
             )
             return result
 
@@ -716,20 +559,13 @@ class Journal:
         re-run it (e.g. the numbers query), JSON-serialisable, never a PIN, password or My Number.
         Writes the 障害時 confirmation and the queue item in one transaction; returns the item's id.
         """
-        if channel is Channel.OUTAGE:
-            raise JournalError("再照会する経路（マイナ保険証か被保険者番号等）を指定してください。", "再照会の経路が不正です")
-        payload = payload or {}
-        _check_payload(payload)
-        try:
-            payload_json = json.dumps(payload, ensure_ascii=False, sort_keys=True, default=str)
-        except (TypeError, ValueError) as exc:
-            raise JournalError(f"再照会の情報を保存できる形にできません：{exc}", "記録できない情報です") from exc
-        at_jst = _to_jst(at)
+        payload_json_text = payload_json(channel, payload)
+        at_jst = to_jst(at)
         with self._write() as conn:
             cur = conn.execute(
                 "INSERT INTO outage_queue (enqueued_at, channel, method, facility_type, cert_fingerprint, payload)"
                 " VALUES (?, ?, ?, ?, ?, ?)",
-                (_stamp(at_jst), channel.value, method.value, int(facility_type), cert_fingerprint, payload_json),
+                (_stamp(at_jst), channel.value, method.value, int(facility_type), cert_fingerprint, payload_json_text),
             )
             assert cur.lastrowid is not None  # an INSERT always sets it (typeshed: int | None)
             item_id = int(cur.lastrowid)
@@ -793,7 +629,7 @@ class Journal:
         The confirmation keeps the queued channel and method, so a re-run card confirmation counts as a
         マイナ保険証 confirmation in the month it was re-run. Returns the new confirmation's id.
         """
-        at_jst = _to_jst(at)
+        at_jst = to_jst(at)
         with self._write() as conn:
             row = conn.execute("SELECT * FROM outage_queue WHERE id = ?", (item_id,)).fetchone()
             if row is None:
@@ -837,7 +673,7 @@ class Journal:
 
     def record_face_failure(self, cert_fingerprint: str, *, at: dt.datetime | None = None) -> FaceAuthState:
         """Count one failed face match; the 10th consecutive one locks face auth for this card."""
-        stamp = _stamp(_to_jst(at))
+        stamp = _stamp(to_jst(at))
         with self._write() as conn:
             row = conn.execute("SELECT * FROM face_failures WHERE cert_fingerprint = ?", (cert_fingerprint,)).fetchone()
             count = (int(row["consecutive"]) if row else 0) + 1
@@ -855,7 +691,7 @@ class Journal:
         with self._write() as conn:
             conn.execute(
                 "UPDATE face_failures SET consecutive = 0, updated_at = ? WHERE cert_fingerprint = ? AND locked_at IS NULL",
-                (_stamp(_to_jst(at)), cert_fingerprint),
+                (_stamp(to_jst(at)), cert_fingerprint),
             )
         return self.face_state(cert_fingerprint)
 
@@ -870,27 +706,18 @@ class Journal:
     @staticmethod
     def _visual_state(facility_code: str, row: sqlite3.Row | None, now: dt.datetime) -> VisualLockState:
         if row is None:
-            return VisualLockState(facility_code=facility_code, consecutive_failures=0, locked_until=None, locked=False)
-        until = _parse(row["locked_until"])
-        if until is not None and now >= until:
-            # The lock has run out: the facility starts again with five tries.
-            return VisualLockState(facility_code=facility_code, consecutive_failures=0, locked_until=None, locked=False)
-        return VisualLockState(
-            facility_code=facility_code,
-            consecutive_failures=int(row["consecutive"]),
-            locked_until=until,
-            locked=until is not None,
-        )
+            return visual_state(facility_code, None, None, now)
+        return visual_state(facility_code, int(row["consecutive"]), _parse(row["locked_until"]), now)
 
     def visual_lock_state(self, facility_code: str, *, now: dt.datetime | None = None) -> VisualLockState:
         rows = self._read("SELECT * FROM visual_password_failures WHERE facility_code = ?", (facility_code,))
-        return self._visual_state(facility_code, rows[0] if rows else None, _to_jst(now))
+        return self._visual_state(facility_code, rows[0] if rows else None, to_jst(now))
 
     def record_visual_password_failure(
         self, facility_code: str, *, now: dt.datetime | None = None
     ) -> VisualLockState:
         """Count one wrong 目視 password; the 5th in a row locks 目視 for 5 minutes. No-op while locked."""
-        now_jst = _to_jst(now)
+        now_jst = to_jst(now)
         with self._write() as conn:
             row = conn.execute(
                 "SELECT * FROM visual_password_failures WHERE facility_code = ?", (facility_code,)
@@ -922,54 +749,13 @@ class Journal:
     def history(self, limit: int = 50, *, kind: HistoryKind | None = None) -> list[HistoryItem]:
         """The latest `limit` entries, newest first, optionally of one kind."""
         limit = max(0, int(limit))
-        items: list[HistoryItem] = []
-        if kind in (None, HistoryKind.CONFIRMATION):
-            for rec in self.confirmations(limit=limit):
-                items.append(
-                    HistoryItem(
-                        kind=HistoryKind.CONFIRMATION,
-                        id=rec.id or 0,
-                        at=rec.at,
-                        summary=(
-                            f"{rec.channel.label}・{rec.method.label}：{rec.outcome_label}"
-                            + ("（再照会）" if rec.rerun_of is not None else "")
-                        ),
-                        details=rec.model_dump(mode="json", exclude={"id", "at"}),
-                    )
-                )
+        confirmations = self.confirmations(limit=limit) if kind in (None, HistoryKind.CONFIRMATION) else []
+        uses: list[dict[str, Any]] = []
         if kind in (None, HistoryKind.VISUAL_USE):
             rows = self._read(f"SELECT * FROM visual_uses ORDER BY at DESC, id DESC LIMIT {limit}")
-            for row in rows:
-                items.append(
-                    HistoryItem(
-                        kind=HistoryKind.VISUAL_USE,
-                        id=row["id"],
-                        at=_parse(row["at"]),
-                        summary=f"目視確認（職員ID {row['staff_id']}）",
-                        details={
-                            "staff_id": row["staff_id"],
-                            "cert_fingerprint": row["cert_fingerprint"],
-                            "confirmation_id": row["confirmation_id"],
-                        },
-                    )
-                )
+            uses = [{**dict(row), "at": _parse(row["at"])} for row in rows]
+        outages: list[OutageItem] = []
         if kind in (None, HistoryKind.OUTAGE):
             rows = self._read(self._OUTAGE_SELECT + f" ORDER BY q.enqueued_at DESC, q.id DESC LIMIT {limit}")
-            for row in rows:
-                item = self._outage_from_row(row)
-                if item.status is OutageStatus.PENDING:
-                    summary = f"障害時の確認：再照会待ち（{item.channel.label}）"
-                else:
-                    result = item.result_validity or item.result_failure
-                    summary = f"障害時の確認：再照会済み（{result.label if result else '不明'}）"
-                items.append(
-                    HistoryItem(
-                        kind=HistoryKind.OUTAGE,
-                        id=item.id,
-                        at=item.enqueued_at,
-                        summary=summary,
-                        details=item.model_dump(mode="json", exclude={"id", "enqueued_at", "payload"}),
-                    )
-                )
-        items.sort(key=lambda i: (i.at, i.kind.value, i.id), reverse=True)
-        return items[:limit]
+            outages = [self._outage_from_row(row) for row in rows]
+        return history(confirmations, uses, outages, limit)
