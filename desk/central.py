@@ -132,6 +132,7 @@ class CentralRejected(CentralError):
         UNKNOWN_CA = "unknown_ca"
         CERTIFICATE_NOT_YET_VALID = "certificate_not_yet_valid"
         CERTIFICATE_BEYOND_GRACE = "certificate_beyond_grace"
+        SMARTPHONE_CERTIFICATE_EXPIRED = "smartphone_certificate_expired"  # phones have no grace
         BAD_SIGNATURE = "bad_signature"
         BAD_ATTESTATION = "bad_attestation"
         MISSING_PROOF = "missing_proof"
@@ -148,6 +149,10 @@ class CentralRejected(CentralError):
             "マイナポータルの資格情報画面、または資格情報のお知らせ・資格確認書で確認してください。"
             "電子証明書の更新はお住まいの市区町村の窓口で行えます。"
         ),
+        Reason.SMARTPHONE_CERTIFICATE_EXPIRED: (
+            "スマートフォンの電子証明書の有効期限が切れています（スマートフォンには3か月の猶予期間がありません）。"
+            "マイナンバーカードか資格確認書で確認してください。"
+        ),
         Reason.BAD_SIGNATURE: "暗証番号による本人確認ができませんでした。もう一度お試しください。",
         Reason.BAD_ATTESTATION: "カードリーダーの本人確認結果を検証できませんでした。端末の設定を確認してください。",
         Reason.MISSING_PROOF: "本人確認の結果が送られていません。",
@@ -161,6 +166,7 @@ class CentralRejected(CentralError):
         msg = self._MESSAGES[reason]
         title = {
             self.Reason.CERTIFICATE_BEYOND_GRACE: "電子証明書の有効期限切れ",
+            self.Reason.SMARTPHONE_CERTIFICATE_EXPIRED: "スマホ用電子証明書の有効期限切れ",
             self.Reason.UNKNOWN_CA: "電子証明書の発行元を確認できません",
         }.get(reason)
         super().__init__(f"{msg}（{detail}）" if detail else msg, title)
@@ -175,6 +181,8 @@ class CentralRejected(CentralError):
             return FailureName.CERT_BEYOND_GRACE
         if self.reason is self.Reason.UNKNOWN_CA:
             return FailureName.CERT_UNTRUSTED
+        if self.reason is self.Reason.SMARTPHONE_CERTIFICATE_EXPIRED:
+            return FailureName.SMARTPHONE_CERT_EXPIRED
         return FailureName.AUTH_FAILED
 
 

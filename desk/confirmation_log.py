@@ -15,7 +15,7 @@ import logging
 from desk.export import ExportError
 from desk.journal import ConfirmationRecord, FaceAuthState
 from desk.journal_ops import ConfirmationOp, FaceResultOp, JournalOp, OutageOp, VisualUseOp
-from desk.models import AuthMethod, Channel, EligibilityReply, FailureName
+from desk.models import AuthMethod, Channel, Device, EligibilityReply, FailureName
 from desk.outbox import OutboxError
 from desk.ports import DeskPorts
 from desk.recorder import Recorder
@@ -65,11 +65,15 @@ class ConfirmationLog:
             self._visual_use_op = use.op_id  # the confirmation it leads to names it
         return self.not_recorded
 
-    def outage(self, method: AuthMethod, fingerprint: str | None, certificate_der: bytes, at: dt.datetime) -> None:
+    def outage(
+        self, method: AuthMethod, fingerprint: str | None, certificate_der: bytes, at: dt.datetime,
+        *, device: Device = Device.CARD,
+    ) -> None:
         """The 障害時 confirmation and its re-run queued in one transaction (desk/outage.py re-runs it)."""
         payload = {
             "certificate_der": base64.b64encode(certificate_der).decode("ascii"),
             "confirmation_date": at.date().isoformat(),
+            "device": device.value,
         }
         self._confirmation(OutageOp(
             channel=Channel.MYNA, method=method, facility_type=self.ports.facility.facility_type,
@@ -85,7 +89,7 @@ class ConfirmationLog:
 
     def answer(
         self, at: dt.datetime, method: AuthMethod, *, reply: EligibilityReply | None, failure: FailureName | None,
-        staff_id: str | None, fingerprint: str | None, channel: Channel = Channel.MYNA,
+        staff_id: str | None, fingerprint: str | None, channel: Channel = Channel.MYNA, device: Device = Device.CARD,
     ) -> None:
         """A confirmation that ended (an answer or a failure): journalled with its answer, which is
         owed to the result folder until its files are written (one unit, desk/results.py)."""
@@ -95,7 +99,7 @@ class ConfirmationLog:
         record = ConfirmationRecord(
             at=at, channel=channel, method=method, validity=reply.validity if reply else None, failure=failure,
             facility_type=self.ports.facility.facility_type, cert_fingerprint=fingerprint, staff_id=staff_id,
-            demo=reply is not None and reply.demo, result_stem=stem,
+            demo=reply is not None and reply.demo, result_stem=stem, device=device,
         )
         self._confirmation(ConfirmationOp(record=record, visual_use_op=self._visual_use_op, reply=reply))
         if self.record_place != "none":  # not recorded: staff redo it, and one result file is enough

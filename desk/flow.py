@@ -18,6 +18,7 @@ from desk.models import (
     AuthMethod,
     CardProof,
     ConsentItem,
+    Device,
     EligibilityReply,
     FacilityType,
     FailureName,
@@ -51,6 +52,7 @@ __all__ = [
     "AuthenticateWithPin",
     "MatchFace",
     "ReadPhotoForVisual",
+    "SignOnDevice",
     "CheckVisual",
     "QueryCentral",
     "RecordOutcome",
@@ -107,6 +109,7 @@ class CardRead:
     # the certificate has expired and is in its 3-month grace: eligibility only, no medical
     # information is shared, so there is no consent to ask
     in_grace: bool = False
+    device: Device = Device.CARD  # a phone: no photo (no face, no 目視); an iPhone needs no PIN
 
 
 @dataclass(frozen=True)
@@ -204,6 +207,11 @@ class MatchFace:
 
 
 @dataclass(frozen=True)
+class SignOnDevice:
+    """An iPhone opened its key with Face ID on the phone: sign the central system's challenge."""
+
+
+@dataclass(frozen=True)
 class ReadPhotoForVisual:
     pass
 
@@ -231,7 +239,9 @@ class RecordOutcome:
     failure: FailureName | None = None
 
 
-Effect = ReadCard | AuthenticateWithPin | MatchFace | ReadPhotoForVisual | CheckVisual | QueryCentral | RecordOutcome
+Effect = (
+    ReadCard | AuthenticateWithPin | MatchFace | SignOnDevice | ReadPhotoForVisual | CheckVisual | QueryCentral | RecordOutcome
+)
 
 _AUTH_STATES = frozenset({State.PIN, State.FACE, State.VISUAL})
 _CARD_STATES = frozenset({State.READING, State.CHOOSING, State.AUTHENTICATING, State.CONSENT, State.QUERYING} | _AUTH_STATES)
@@ -252,6 +262,7 @@ class Reception:
     message: str = ""
     reply: EligibilityReply | None = None
     certificate_fingerprint: str | None = None
+    device: Device = Device.CARD
     _proof: CardProof | None = field(default=None, repr=False)
     _nonce: bytes = field(default=b"", repr=False)
 
@@ -260,6 +271,12 @@ class Reception:
     def unavailable_reason(self, method: AuthMethod) -> str:
         """Why `method` cannot be used for this card now ('' when it can). The one place that
         decides it; the screen shows the reason beside the greyed-out method."""
+        if method is AuthMethod.DEVICE or method is AuthMethod.NONE:
+            return "iPhoneの生体認証はiPhoneをかざしたときだけ使われます" if method is AuthMethod.DEVICE else "選べません"
+        if self.device.is_phone:
+            phone_reason = _phone_unavailable(self.device, method, self.pin_tries_left)
+            if phone_reason is not None:
+                return phone_reason
         if method is AuthMethod.FACE and face_locked(self.face_failures):
             return f"{FACE_LOCK_AFTER}回続けて失敗したためロック中（解除は市区町村窓口）"
         if method is AuthMethod.PIN:
@@ -281,6 +298,13 @@ class Reception:
 
     def available_methods(self) -> list[AuthMethod]:
         return [m for m in (AuthMethod.FACE, AuthMethod.PIN, AuthMethod.VISUAL) if not self.unavailable_reason(m)]
+
+    def _phone_failure(self) -> tuple[FailureName, str]:
+        if self.device is Device.ANDROID and self.pin_tries_left == 0:
+            return FailureName.SMARTPHONE_PIN_BLOCKED, (
+                "スマホ用暗証番号がロックされています（解除はマイナポータルアプリで）。マイナンバーカードか資格確認書で受け付けてください。"
+            )
+        return FailureName.AUTH_FAILED, "このスマートフォンでは本人確認ができません。マイナンバーカードか資格確認書で受け付けてください。"
 
     def failure_when_stopped(self, method: AuthMethod) -> FailureName:
         """Why a confirmation through `method` stopped short of an answer (a script gives up there)."""
@@ -326,6 +350,14 @@ class Reception:
         self.face_failures = event.face_failures
         self.visual_locked = event.visual_locked
         self.in_grace = event.in_grace
+        self.device = event.device
+        if self.device is Device.IPHONE:
+            # Face ID / Touch ID passed on the phone before the tap: nothing to choose at the desk
+            self.method = AuthMethod.DEVICE
+            self.state = State.AUTHENTICATING
+            return [SignOnDevice()]
+        if self.device.is_phone and not self.available_methods():
+            return self._fail(*self._phone_failure())
         if not self.available_methods():
             failure = FailureName.PIN_BLOCKED if not self.pin_available else FailureName.FACE_LOCKED
             return self._fail(failure, "本人確認の方法がありません。資格確認書などで確認してください。")
@@ -367,6 +399,8 @@ class Reception:
         if event.tries_left > 0:
             self.state = State.PIN
             return []
+        if self.device.is_phone:
+            return self._fail(*self._phone_failure())
         if not self.available_methods():
             return self._fail(FailureName.PIN_BLOCKED, event.message)
         # 暗証番号を3回誤入力した場合でも、顔認証や目視モードの対応が可能 (seed)
@@ -452,8 +486,20 @@ class Reception:
         self.reply = None
         self.certificate_fingerprint = None
         self.in_grace = False
+        self.device = Device.CARD
         self._proof = None
         self._nonce = b""
+
+
+def _phone_unavailable(device: Device, method: AuthMethod, pin_tries_left: int | None) -> str | None:
+    """Why `method` cannot be used with a phone, or None to judge it as for a card."""
+    if method in (AuthMethod.FACE, AuthMethod.VISUAL):
+        return "スマートフォンには顔写真がありません（顔認証・目視確認はマイナンバーカードで）"
+    if method is AuthMethod.PIN and device is Device.IPHONE:
+        return "iPhoneは本人確認をiPhoneの生体認証で済ませます"
+    if method is AuthMethod.PIN and pin_tries_left == 0:
+        return "スマホ用暗証番号を3回間違えたためロック中（解除はマイナポータルアプリで）"
+    return None
 
 
 _T = Reception

@@ -11,7 +11,10 @@ from enum import Enum, IntEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from reader.models import Device  # what was held over the reader: card, Android or iPhone
+
 __all__ = [
+    "Device",
     "AuthMethod",
     "Channel",
     "FacilityType",
@@ -38,10 +41,13 @@ class AuthMethod(str, Enum):
     PIN = "pin"  # 暗証番号
     VISUAL = "visual"  # 目視確認
     NONE = "none"  # query by numbers: no card authentication
+    DEVICE = "device"  # an iPhone's Face ID / Touch ID on the phone opened its key: no PIN at the desk
 
     @property
     def label(self) -> str:
-        return {"face": "顔認証", "pin": "暗証番号", "visual": "目視確認", "none": "なし"}[self.value]
+        return {"face": "顔認証", "pin": "暗証番号", "visual": "目視確認", "none": "なし", "device": "端末の生体認証"}[
+            self.value
+        ]
 
 
 class Channel(str, Enum):
@@ -109,8 +115,11 @@ class FailureName(str, Enum):
     REQUEST_REFUSED = "request_refused"
     # the document presented is not accepted on that day (desk/documents.py): nothing was queried
     DOCUMENT_NOT_ACCEPTED = "document_not_accepted"
-    # a smartphone carrying the スマホ用電子証明書 was held over the reader (docs/smartphone.md)
-    SMARTPHONE_NOT_SUPPORTED = "smartphone_not_supported"
+    # a smartphone carrying the スマホ用電子証明書 (docs/smartphone.md) that cannot confirm today:
+    # an iPhone not opened on the phone, the phone's own PIN locked, its certificate expired (no grace)
+    SMARTPHONE_NOT_UNLOCKED = "smartphone_not_unlocked"
+    SMARTPHONE_PIN_BLOCKED = "smartphone_pin_blocked"
+    SMARTPHONE_CERT_EXPIRED = "smartphone_cert_expired"
 
     @property
     def label(self) -> str:
@@ -127,7 +136,9 @@ class FailureName(str, Enum):
             "central_down": "オンライン資格確認等システムに接続できません",
             "request_refused": "資格確認端末が照会を受け付けませんでした",
             "document_not_accepted": "提示された書類では受け付けられません",
-            "smartphone_not_supported": "スマートフォンのマイナ保険証（未対応）",
+            "smartphone_not_unlocked": "スマートフォンで本人確認が済んでいません",
+            "smartphone_pin_blocked": "スマホ用暗証番号ロック",
+            "smartphone_cert_expired": "スマホ用電子証明書の期限切れ",
         }[self.value]
 
 

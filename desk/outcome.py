@@ -19,6 +19,7 @@ from desk.documents import DocumentRule
 from desk.models import (
     AuthMethod,
     Consent,
+    Device,
     EligibilityReply,
     FailureName,
     Model,
@@ -43,6 +44,7 @@ class Outcome(Model):
     label: str  # Japanese, for the screen
     failure: FailureName | None = None
     method: AuthMethod | None = None
+    device: Device = Device.CARD  # what was held over the reader (a phone counts as マイナ保険証)
     message: str = ""
     copay_percent: int | None = None
     insurer_number: str | None = None
@@ -96,6 +98,7 @@ class Outcome(Model):
         return {
             "outcome": {"code": self.code, "name": self.name, "label": self.label},
             "method": self.method.value if self.method else None,
+            "device": self.device.value,
             "message": self.message,
             "copay_percent": self.copay_percent,
             "insurer_number": self.insurer_number,

@@ -79,7 +79,7 @@ class Situation(str, Enum):
 
 # The steps that say what to do at once, in the order they win: the rest explain or come later.
 _FIRST_ACTIONS = (
-    "card_sleeve", "smartphone_not_supported", "request_refused", "auth_retry", "pin_blocked", "face_locked",
+    "card_sleeve", "smartphone_not_unlocked", "smartphone_pin_blocked", "smartphone_cert_expired", "request_refused", "auth_retry", "pin_blocked", "face_locked",
     "visual_locked", "card_removed", "not_my_number_card", "cert_untrusted", "show_portal_or_notice",
     "multiple_select", "valid_copay",
 )
@@ -140,6 +140,16 @@ def summary(step: Step) -> str:
         elif not depth:
             out.append(char)
     return "".join(out).strip() or step.text
+
+
+def _phone_fallback(fallback: list[Step]) -> list[Step]:
+    """When a phone cannot confirm: the card itself first, then the usual fallback."""
+    return [
+        Step(
+            code="phone_use_card",
+            text="マイナンバーカードをお持ちなら、カードをカードリーダーに置いてもらってください（顔認証・暗証番号・目視確認が使えます）。",
+        )
+    ] + fallback
 
 
 def percent_label(percent: int) -> str:
@@ -382,16 +392,38 @@ def steps_for(
             )
         ] + fallback
 
-    if outcome is FailureName.SMARTPHONE_NOT_SUPPORTED:
+    if outcome is FailureName.SMARTPHONE_NOT_UNLOCKED:
         return [
             Step(
-                code="smartphone_not_supported",
+                code="smartphone_not_unlocked",
                 text=(
-                    "スマートフォンのマイナ保険証は、この受付端末ではまだ読み取れません。マイナンバーカードをお持ちなら"
-                    "カードを置いてもらい、お持ちでなければ次の方法で受け付けてください。"
+                    "iPhoneの画面でマイナ保険証を開き、Face ID または Touch ID で本人確認を済ませてから、"
+                    "もう一度カードリーダーにかざしてもらってください。"
                 ),
             )
-        ] + fallback
+        ] + _phone_fallback(fallback)
+
+    if outcome is FailureName.SMARTPHONE_PIN_BLOCKED:
+        return [
+            Step(
+                code="smartphone_pin_blocked",
+                text=(
+                    "スマホ用利用者証明用電子証明書の暗証番号がロックされています（カードの暗証番号とは別です）。"
+                    "解除はマイナポータルアプリでマイナンバーカードを使って行えます。"
+                ),
+            )
+        ] + _phone_fallback(fallback)
+
+    if outcome is FailureName.SMARTPHONE_CERT_EXPIRED:
+        return [
+            Step(
+                code="smartphone_cert_expired",
+                text=(
+                    "スマートフォンの電子証明書の有効期限が切れています。スマートフォンにはカードのような3か月の猶予"
+                    "はありません。カードの電子証明書を更新したあと、マイナポータルで申請し直してもらってください。"
+                ),
+            )
+        ] + _phone_fallback(fallback)
 
     if outcome is FailureName.DOCUMENT_NOT_ACCEPTED:
         return fallback  # the document's own step (desk/documents.py) comes first, from the caller

@@ -16,6 +16,7 @@ importable as the rest of desk/.
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ from desk.models import (
     CardProof,
     CardQuery,
     ConsentItem,
+    Device,
     FailureName,
     NumbersQuery,
 )
@@ -53,14 +55,15 @@ from reader.errors import (
     NoCard,
     NoReader,
     NotMyNumberCard,
+    PhoneNotUnlocked,
     PinBlocked,
     ReaderError,
     ReaderGone,
-    SmartphoneNotSupported,
+    SecurityStatusNotSatisfied,
     WrongPin,
 )
 from reader.face import verify_face
-from reader.models import BasicFour, CardInfo
+from reader.models import AuthCertificate, BasicFour, CardInfo
 from reader.staff_facing import StaffFacingError
 
 if TYPE_CHECKING:
@@ -272,6 +275,8 @@ class DeskSession:
                 self.submit_visual(staff_id, visual_password, True)
             if now_in(State.CONSENT):
                 self.answer_consent(consent, limit=limit_consent)
+        elif now_in(State.CONSENT):  # an iPhone: authenticated on the phone, nothing to choose
+            self.answer_consent(consent, limit=limit_consent)
         if self.outcome is not None:
             return self.outcome
         return build_outcome(
@@ -353,6 +358,7 @@ class DeskSession:
             flow.ReadCard: self._read_card,
             flow.AuthenticateWithPin: self._authenticate_with_pin,
             flow.MatchFace: self._match_face,
+            flow.SignOnDevice: self._sign_on_device,
             flow.ReadPhotoForVisual: self._read_photo_for_visual,
             flow.CheckVisual: self._check_visual,
             flow.QueryCentral: self._query_central,
@@ -369,8 +375,8 @@ class DeskSession:
             self.ports.transport.connect()
             self._card = MynaCard(self.ports.transport)
             info = self._card.read_info()
-        except SmartphoneNotSupported as exc:
-            return [flow.CardReadFailed(FailureName.SMARTPHONE_NOT_SUPPORTED, str(exc))]
+        except PhoneNotUnlocked as exc:
+            return [flow.CardReadFailed(FailureName.SMARTPHONE_NOT_UNLOCKED, str(exc))]
         except NotMyNumberCard as exc:
             return [flow.CardReadFailed(FailureName.NOT_MY_NUMBER_CARD, str(exc))]
         except (CardRemoved, NoCard):
@@ -382,17 +388,35 @@ class DeskSession:
             return [flow.CardReadFailed(FailureName.CARD_ERROR, f"{exc.title}: {exc}")]
         self.reader_problem = None
         self.info = info
-        fingerprint = info.certificate.fingerprint_sha256
+        certificate = info.certificate
+        if certificate is None:  # an Android phone: its certificate opens after its PIN
+            return [flow.CardRead(certificate_fingerprint="", certificate_not_after=None,
+                                  pin_tries_left=info.pin_tries_left, device=info.device)]
+        if info.device.is_phone and self._phone_expired(certificate.expiry_date):
+            return [self._phone_expired_failure(certificate.expiry_date)]
+        fingerprint = certificate.fingerprint_sha256
         return [
             flow.CardRead(
                 certificate_fingerprint=fingerprint,
-                certificate_not_after=info.certificate.expiry_date,
+                certificate_not_after=certificate.expiry_date,
                 pin_tries_left=info.pin_tries_left,
-                in_grace=certificate_status(info.certificate.expiry_date, self.ports.clock().date()) is CertificateStatus.GRACE,
-                face_failures=self._face_failures(fingerprint),
+                in_grace=certificate_status(certificate.expiry_date, self.ports.clock().date()) is CertificateStatus.GRACE,
+                face_failures=0 if info.device.is_phone else self._face_failures(fingerprint),
                 visual_locked=self._visual_locked(),
+                device=info.device,
             )
         ]
+
+    # A phone's certificate has no 3-month grace (MHLW KB0012286, docs/smartphone.md §0): expired
+    # is refused at the desk, before a PIN is spent or the central system asked.
+    def _phone_expired(self, not_after: dt.date) -> bool:
+        return not_after < self.ports.clock().date()
+
+    def _phone_expired_failure(self, not_after: dt.date) -> flow.CardReadFailed:
+        return flow.CardReadFailed(
+            FailureName.SMARTPHONE_CERT_EXPIRED,
+            f"スマートフォンの電子証明書は{not_after:%Y年%m月%d日}で有効期限が切れています（スマートフォンには猶予期間がありません）。",
+        )
 
     # While the journal cannot be read (its database gone), the card is still read and PIN works:
     # the face count is taken as none so far (each result waits in the outbox and counts when
@@ -419,12 +443,16 @@ class DeskSession:
             return flow.CentralFailed(exc.failure_name, str(exc))
 
     def _authenticate_with_pin(self, effect: flow.AuthenticateWithPin) -> list[object]:
-        assert self._card is not None
+        assert self._card is not None and self.info is not None
         nonce = self._nonce()
         if isinstance(nonce, flow.CentralFailed):
             return [nonce]
+        opened: AuthCertificate | None = None
         try:
-            signature = self._card.authenticate(effect.pin, nonce)
+            if self.info.certificate is None:  # an Android phone: the PIN opens its certificate
+                signature, opened = self._card.authenticate_phone(effect.pin, nonce)
+            else:
+                signature = self._card.authenticate(effect.pin, nonce)
         except WrongPin as exc:
             return [flow.PinRejected(exc.tries_left, str(exc))]
         except PinBlocked as exc:
@@ -437,7 +465,27 @@ class DeskSession:
         except ReaderError as exc:  # the reader or pcscd went away, or the card answered nonsense
             return [flow.CardReadFailed(FailureName.CARD_ERROR, f"{exc.title}: {exc}")]
         self.reception.pin_tries_left = 3  # a successful VERIFY resets the card's counter
+        if opened is not None:
+            self.info = self.info.model_copy(update={"certificate": opened})
+            self.reception.certificate_fingerprint = opened.fingerprint_sha256
+            if self._phone_expired(opened.expiry_date):
+                return [self._phone_expired_failure(opened.expiry_date)]
         return [flow.Authenticated(CardProof(method=AuthMethod.PIN, signature=signature), nonce)]
+
+    def _sign_on_device(self, _: flow.SignOnDevice) -> list[object]:
+        assert self._card is not None
+        nonce = self._nonce()
+        if isinstance(nonce, flow.CentralFailed):
+            return [nonce]
+        try:
+            signature = self._card.sign_unlocked(nonce)
+        except (CardRemoved, NoCard):
+            raise
+        except SecurityStatusNotSatisfied:  # locked again on the phone between the read and the signature
+            return [flow.CardReadFailed(FailureName.SMARTPHONE_NOT_UNLOCKED, str(PhoneNotUnlocked("iPhone")))]
+        except ReaderError as exc:
+            return [flow.CardReadFailed(FailureName.CARD_ERROR, f"{exc.title}: {exc}")]
+        return [flow.Authenticated(CardProof(method=AuthMethod.DEVICE, signature=signature), nonce)]
 
     def _card_photo(self) -> bytes | None:
         if self.photo is None and self._card is not None:
@@ -493,7 +541,7 @@ class DeskSession:
         return [accepted, flow.Authenticated(proof, nonce)]
 
     def _attest(self, nonce: bytes, method: AuthMethod, staff_id: str | None) -> bytes:
-        assert self.info is not None
+        assert self.info is not None and self.info.certificate is not None  # face and 目視: cards only
         return self.ports.attestor.attest(nonce, self.info.certificate.der, method, staff_id)
 
     def _read_photo_for_visual(self, _: flow.ReadPhotoForVisual) -> list[object]:
@@ -548,7 +596,7 @@ class DeskSession:
         )]
 
     def _query_central(self, effect: flow.QueryCentral) -> list[object]:
-        assert self.info is not None
+        assert self.info is not None and self.info.certificate is not None  # read by now, a phone's too
         now = self.ports.clock()
         consent = make_consent(effect.consent, now) if effect.consent else None
         self._last_proof = effect.proof
@@ -572,12 +620,15 @@ class DeskSession:
         now = self.ports.clock()
         method = effect.method or AuthMethod.NONE
         fingerprint = self.reception.certificate_fingerprint
-        if effect.failure is FailureName.CENTRAL_DOWN and self.info is not None:
-            self.log.outage(method, fingerprint, self.info.certificate.der, now)
+        device = self.info.device if self.info is not None else Device.CARD
+        if effect.failure is FailureName.CENTRAL_DOWN and self.info is not None and self.info.certificate is not None:
+            self.log.outage(method, fingerprint, self.info.certificate.der, now, device=device)
             return []
         reply = effect.reply
         staff = self._last_proof.staff_id if reply is not None and self._last_proof is not None else None
-        self.log.answer(now, method, reply=reply, failure=effect.failure, staff_id=staff, fingerprint=fingerprint)
+        self.log.answer(
+            now, method, reply=reply, failure=effect.failure, staff_id=staff, fingerprint=fingerprint or None, device=device,
+        )
         return []
 
     def _build_outcome(self) -> None:
@@ -588,5 +639,7 @@ class DeskSession:
         else:
             self.outcome = build_outcome(
                 failure=r.failure, message=r.message, method=r.method, today=today,
-                certificate_not_after=self.info.certificate.expiry_date if self.info else None,
+                certificate_not_after=self.info.certificate.expiry_date if self.info and self.info.certificate else None,
             )
+        if self.info is not None and self.info.device.is_phone:
+            self.outcome = self.outcome.model_copy(update={"device": self.info.device})

@@ -17,9 +17,9 @@ from reader.errors import (
     MalformedCardResponse,
     NoPinSet,
     NotMyNumberCard,
+    PhoneNotUnlocked,
     PinBlocked,
     SecurityStatusNotSatisfied,
-    SmartphoneNotSupported,
     WrongPin,
 )
 from reader.layout import (
@@ -32,7 +32,7 @@ from reader.layout import (
     JpkiEF,
     SurfaceEF,
 )
-from reader.models import AuthCertificate, BasicFour, CardInfo
+from reader.models import AuthCertificate, BasicFour, CardInfo, Device
 from reader.tlv import TlvError, der_total_length, iter_tlv, parse_tlv
 from reader.transport import Transport
 
@@ -150,18 +150,22 @@ class MynaCard:
         raw = self._read_binary(0, TOKEN_LENGTH, "トークン情報")
         return raw.rstrip(b" \x00").decode("ascii", errors="replace")
 
-    def ensure_my_number_card(self) -> str:
+    def device(self) -> Device:
+        """A マイナンバーカード or a phone carrying the スマホ用電子証明書, by the JPKI token."""
         token = self.read_token()
         if token in SMARTPHONE_TOKENS:
-            raise SmartphoneNotSupported(SMARTPHONE_TOKENS[token])
+            return Device(SMARTPHONE_TOKENS[token])
         if token != MY_NUMBER_TOKEN:
             raise NotMyNumberCard(
                 f"このカード（{token or '不明'}）はマイナンバーカードではありません。マイナンバーカードを置いてください。"
             )
-        return token
+        return Device.CARD
 
-    def read_auth_certificate(self) -> AuthCertificate:
-        self._select_ap(AP.JPKI)
+    def read_auth_certificate(self, *, reselect: bool = True) -> AuthCertificate:
+        """`reselect=False` right after VERIFY: selecting the application again would close what the
+        PIN opened (an Android phone's certificate)."""
+        if reselect:
+            self._select_ap(AP.JPKI)
         self._select_ef(JpkiEF.AUTH_CERT, "利用者証明用電子証明書")
         der = self._read_object(8, "利用者証明用電子証明書")
         try:
@@ -182,9 +186,21 @@ class MynaCard:
         return self._tries_left()
 
     def read_info(self) -> CardInfo:
-        token = self.ensure_my_number_card()
-        certificate = self.read_auth_certificate()
-        return CardInfo(token=token, certificate=certificate, pin_tries_left=self.auth_pin_tries_left())
+        """What the desk needs before the patient authenticates. A card: its certificate and PIN
+        tries. An Android phone: its own PIN's tries only (it opens the certificate after VERIFY).
+        An iPhone: the certificate, open once Face ID passed on the phone, and no PIN at all."""
+        device = self.device()
+        if device is Device.ANDROID:
+            return CardInfo(token=self.read_token(), certificate=None, pin_tries_left=self.auth_pin_tries_left(), device=device)
+        if device is Device.IPHONE:
+            try:
+                certificate = self.read_auth_certificate()
+            except SecurityStatusNotSatisfied as exc:  # 6982: not opened on the phone (docs/smartphone.md §5)
+                raise PhoneNotUnlocked("iPhone") from exc
+            return CardInfo(token=self.read_token(), certificate=certificate, pin_tries_left=None, device=device)
+        return CardInfo(
+            token=MY_NUMBER_TOKEN, certificate=self.read_auth_certificate(), pin_tries_left=self.auth_pin_tries_left(),
+        )
 
     # -- JPKI: user authentication with the 4-digit PIN -------------------------------------
 
@@ -208,6 +224,18 @@ class MynaCard:
 
     def authenticate(self, pin: str, challenge: bytes) -> bytes:
         self.verify_auth_pin(pin)
+        return self.sign(challenge)
+
+    def authenticate_phone(self, pin: str, challenge: bytes) -> tuple[bytes, AuthCertificate]:
+        """An Android phone: VERIFY its own PIN, then read the certificate it opens only now
+        (docs/smartphone.md §2), then sign — in one selection of the application."""
+        self.verify_auth_pin(pin)
+        certificate = self.read_auth_certificate(reselect=False)
+        return self.sign(challenge), certificate
+
+    def sign_unlocked(self, challenge: bytes) -> bytes:
+        """Sign with a key the phone itself opened (an iPhone after Face ID): no VERIFY is sent."""
+        self._select_ap(AP.JPKI)
         return self.sign(challenge)
 
     # -- 券面AP: the face photo, unlocked with 照合番号B ------------------------------------

@@ -19,7 +19,7 @@ __all__ = [
     "TransportError",
     "MalformedCardResponse",
     "NotMyNumberCard",
-    "SmartphoneNotSupported",
+    "PhoneNotUnlocked",
     "CardStatusError",
     "WrongPin",
     "PinBlocked",
@@ -68,17 +68,17 @@ class NotMyNumberCard(ReaderError):
     title = "マイナンバーカードではありません"
 
 
-class SmartphoneNotSupported(ReaderError):
-    """A smartphone carrying the スマホ用電子証明書 was held over the reader: its JPKI application
-    answers like a card's but with its own token; this desk does not confirm through it yet."""
+class PhoneNotUnlocked(ReaderError):
+    """A smartphone's スマホ用電子証明書 answered that it is closed: an iPhone held over the reader
+    before Face ID / Touch ID on the phone (the reader takes no PIN for it, docs/smartphone.md §5)."""
 
-    title = "スマートフォンのマイナ保険証です"
+    title = "スマートフォンで本人確認が済んでいません"
 
     def __init__(self, device: str) -> None:
         self.device = device
         super().__init__(
-            f"{device}のマイナ保険証は、この受付端末ではまだ読み取れません。マイナンバーカード、または資格確認書・"
-            "マイナポータルの資格情報画面で受け付けてください。"
+            f"{device}の画面でマイナ保険証を開き、Face ID または Touch ID で本人確認を済ませてから、"
+            "もう一度カードリーダーにかざしてもらってください。"
         )
 
 

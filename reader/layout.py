@@ -47,7 +47,7 @@ class SurfaceEF(int, Enum):
 MY_NUMBER_TOKEN = "JPKIAPICCTOKEN2"
 # The JPKI token of a smartphone carrying the スマホ用電子証明書 (docs/smartphone.md): an Android
 # phone's GP-SE (jpki/myna, "モバイルJPKIに対応"); the iPhone's is UNCONFIRMED (one unattributed source).
-SMARTPHONE_TOKENS = {"JPKIAPGPSETOKEN": "Android", "JPKIAPIOSTOKEN": "iPhone"}
+SMARTPHONE_TOKENS = {"JPKIAPGPSETOKEN": "android", "JPKIAPIOSTOKEN": "iphone"}  # token → reader.models.Device
 TOKEN_LENGTH = 32
 
 # (application, file) pairs this terminal must never select: they hold or unlock the My Number.

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from enum import Enum
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["AuthCertificate", "BasicFour", "CardInfo", "SEX_NAMES"]
+__all__ = ["AuthCertificate", "BasicFour", "CardInfo", "Device", "SEX_NAMES"]
 
 SEX_NAMES = {"1": "男", "2": "女", "9": "適用不能"}
 
@@ -62,7 +63,27 @@ class BasicFour(_Frozen):
         return SEX_NAMES.get(self.sex, self.sex)
 
 
+class Device(str, Enum):
+    """What was held over the reader, told by its JPKI token (never by the ATR: docs/smartphone.md §5)."""
+
+    CARD = "card"  # マイナンバーカード
+    ANDROID = "android"  # スマホ用電子証明書 on an Android phone: its own 4-digit PIN, typed at the desk
+    IPHONE = "iphone"  # スマホ用電子証明書 on an iPhone: Face ID / Touch ID on the phone, no PIN at the desk
+
+    @property
+    def label(self) -> str:
+        return {"card": "マイナンバーカード", "android": "スマートフォン（Android）", "iphone": "スマートフォン（iPhone）"}[
+            self.value
+        ]
+
+    @property
+    def is_phone(self) -> bool:
+        return self is not Device.CARD
+
+
 class CardInfo(_Frozen):
     token: str
-    certificate: AuthCertificate
-    pin_tries_left: int | None  # None: no PIN set (顔認証マイナンバーカード)
+    # None only for an Android phone before its PIN: it opens the certificate after VERIFY
+    certificate: AuthCertificate | None
+    pin_tries_left: int | None  # None: no PIN set (顔認証マイナンバーカード) or none asked (iPhone)
+    device: Device = Device.CARD

@@ -246,12 +246,15 @@ class SimCentralSystem:
     def confirm_card(self, query: CardQuery) -> EligibilityReply:
         self._transport()
         self._consume_nonce(query.nonce)
-        cert, demo = self._authenticate(query)
+        cert, demo, phone = self._authenticate(query)
         day = query.confirmation_date
         if day < _jst_date(cert.not_valid_before_utc):
             raise CentralRejected(CentralRejected.Reason.CERTIFICATE_NOT_YET_VALID)
         not_after = _jst_date(cert.not_valid_after_utc)
         status = certificate_status(not_after, day)
+        if phone and status is not CertificateStatus.VALID:
+            # the 3-month grace is the physical card's alone (MHLW KB0012286, docs/smartphone.md §0)
+            raise CentralRejected(CentralRejected.Reason.SMARTPHONE_CERTIFICATE_EXPIRED, f"有効期限 {not_after:%Y-%m-%d}")
         if status is CertificateStatus.BEYOND_GRACE:
             raise CentralRejected(CentralRejected.Reason.CERTIFICATE_BEYOND_GRACE, f"有効期限 {not_after:%Y-%m-%d}")
 
@@ -275,25 +278,29 @@ class SimCentralSystem:
         )
         return self._deliver(reply)
 
-    def _authenticate(self, query: CardQuery) -> tuple[x509.Certificate, bool]:
-        """The certificate, once the proof holds; and whether it is a real card taken as a demo."""
+    def _authenticate(self, query: CardQuery) -> tuple[x509.Certificate, bool, bool]:
+        """The certificate, once the proof holds; whether it is a real card taken as a demo; and
+        whether it is a phone's スマホ用電子証明書 (issued by the phones' CA)."""
         try:
             cert = x509.load_der_x509_certificate(query.certificate_der)
         except ValueError:
             raise CentralRejected(CentralRejected.Reason.MALFORMED_CERTIFICATE) from None
-        demo = False
+        demo = phone = False
         if not self.ca.verify_issued(cert):
+            phone = self.ca.smartphone_ca.verify_issued(cert)
             real = issued_by_real_jpki(cert)
-            if not (real and self.accept_real_cards_as_demo):
+            if not phone and not (real and self.accept_real_cards_as_demo):
                 raise CentralRejected(CentralRejected.Reason.UNKNOWN_CA, _issuer_detail(cert, real))
-            demo = True
-        return self._check_proof(query, cert), demo
+            demo = not phone
+        if query.proof.method is AuthMethod.DEVICE and not phone:
+            raise CentralRejected(CentralRejected.Reason.MISSING_PROOF)  # only a phone opens its key itself
+        return self._check_proof(query, cert), demo, phone
 
     def _check_proof(self, query: CardQuery, cert: x509.Certificate) -> x509.Certificate:
         proof = query.proof
         if proof.method is AuthMethod.NONE:
             raise CentralRejected(CentralRejected.Reason.MISSING_PROOF)
-        if proof.method is AuthMethod.PIN and proof.signature is not None:
+        if proof.method in (AuthMethod.PIN, AuthMethod.DEVICE) and proof.signature is not None:
             key = cert.public_key()
             if not isinstance(key, rsa.RSAPublicKey):
                 raise CentralRejected(CentralRejected.Reason.BAD_SIGNATURE)

@@ -307,3 +307,54 @@ def test_an_op_is_applied_once_even_when_replayed(journal):
     with pytest.raises(JournalConflict):  # another op re-running the same item: refused for good
         journal.apply(OutageDoneOp(item_id=qid, validity=Validity.VALID, at=T0))
     assert len(journal.confirmations()) == 3
+
+
+def test_a_v4_journal_is_rebuilt_for_phones_keeping_every_row_and_reference(tmp_path):
+    """v5 rebuilds the confirmations table (SQLite cannot change a CHECK): rows, ids, the 目視 use
+    pointing at its confirmation, and the foreign keys all survive; new rows may name a phone."""
+    import sqlite3
+
+    from desk.journal.sqlite import _MIGRATIONS
+    from desk.models import Device
+
+    path = tmp_path / "v4.sqlite3"
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA foreign_keys = ON")
+    for script in _MIGRATIONS[:4]:
+        for statement in script.split(";"):
+            if statement.strip():
+                conn.execute(statement)
+    conn.execute("PRAGMA user_version = 4")
+    conn.execute(
+        "INSERT INTO confirmations (id, at, month, channel, method, validity, facility_type, staff_id)"
+        " VALUES (7, '2026-11-30T09:00:00.000000+09:00', '2026-11', 'myna', 'visual', 1, 1, 'S001')"
+    )
+    conn.execute("INSERT INTO visual_uses (at, staff_id, confirmation_id) VALUES ('2026-11-30T09:00:00.000000+09:00', 'S001', 7)")
+    conn.close()
+    with Journal(path) as journal:
+        assert journal.schema_version == 5
+        (old,) = journal.confirmations()
+        assert old.id == 7 and old.device is Device.CARD and old.staff_id == "S001"
+        assert journal.integrity() == ["ok"]
+        new_id = journal.record_confirmation(ConfirmationRecord(
+            at=old.at, channel=Channel.MYNA, method=AuthMethod.DEVICE, validity=Validity.VALID,
+            facility_type=FacilityType.NORMAL, device=Device.IPHONE,
+        ))
+        assert journal.confirmations()[0].device is Device.IPHONE and new_id == 8
+    check = sqlite3.connect(path)
+    assert check.execute("PRAGMA foreign_key_check").fetchall() == []
+    assert check.execute("SELECT confirmation_id FROM visual_uses").fetchall() == [(7,)]
+
+
+def test_a_phone_confirmation_keeps_its_device_on_every_back_end(journal):
+    from desk.models import Device
+
+    for device, method in ((Device.ANDROID, AuthMethod.PIN), (Device.IPHONE, AuthMethod.DEVICE)):
+        journal.record_confirmation(ConfirmationRecord(
+            at=dt.datetime(2026, 12, 1, 9, tzinfo=JST), channel=Channel.MYNA, method=method, validity=Validity.VALID,
+            facility_type=FacilityType.NORMAL, cert_fingerprint="b" * 64, device=device,
+        ))
+    assert [(r.device, r.method) for r in journal.confirmations()] == [
+        (Device.IPHONE, AuthMethod.DEVICE), (Device.ANDROID, AuthMethod.PIN),
+    ]
+    assert journal.month_counts("2026-12")["myna"] == 2  # a phone is マイナ保険証 usage

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from desk.commands import EXIT_USAGE, UsageError, fail, os_error
 from reader.atr import INTERFACE_LABELS, card_interface, format_atr
+from reader.models import Device
 from reader.staff_facing import StaffFacingError
 
 if TYPE_CHECKING:
@@ -72,31 +73,42 @@ def cmd_info(args: argparse.Namespace) -> int:
         raise  # desk.cli's guarded(): 2 for what was typed, else 1
     cert = info.certificate
     if args.json:
+        certificate = None if cert is None else {
+            "serial": cert.serial,
+            "subject": cert.subject,
+            "issuer": cert.issuer,
+            "not_before": cert.not_before.astimezone(_JST).date().isoformat(),
+            "not_after": cert.expiry_date.isoformat(),
+            "fingerprint_sha256": cert.fingerprint_sha256,
+        }
         out = {
             "reader": transport.name,
             "interface": card_interface(atr),
             "atr": format_atr(atr),
             "token": info.token,
-            "certificate": {
-                "serial": cert.serial,
-                "subject": cert.subject,
-                "issuer": cert.issuer,
-                "not_before": cert.not_before.astimezone(_JST).date().isoformat(),
-                "not_after": cert.expiry_date.isoformat(),
-                "fingerprint_sha256": cert.fingerprint_sha256,
-            },
+            "device": info.device.value,
+            "certificate": certificate,  # null: an Android phone opens it only after its PIN
             "pin_set": info.pin_tries_left is not None,
             "pin_tries_left": info.pin_tries_left,
         }
         print(json.dumps(out, ensure_ascii=False, indent=2))
         return 0
-    tries = "暗証番号なし（顔認証マイナンバーカード）" if info.pin_tries_left is None else f"残り{info.pin_tries_left}回"
+    if info.device is Device.IPHONE:
+        tries = "なし（iPhoneの生体認証で本人確認）"
+    elif info.pin_tries_left is None:
+        tries = "暗証番号なし（顔認証マイナンバーカード）"
+    else:
+        tries = f"残り{info.pin_tries_left}回"
     print(f"リーダー        : {transport.name}（{INTERFACE_LABELS[card_interface(atr)]}）")
-    print(f"カード種別      : マイナンバーカード（{info.token}）")
-    print(f"電子証明書      : シリアル {cert.serial}")
-    print(f"  発行者        : {cert.issuer}")
-    print(f"  有効期間      : {cert.not_before.astimezone(_JST).date()} 〜 {cert.expiry_date}")
-    print(f"利用者証明用暗証番号: {tries}")
+    print(f"カード種別      : {info.device.label}（{info.token}）")
+    if cert is None:
+        print("電子証明書      : スマホ用暗証番号の入力後に読み取れます")
+    else:
+        print(f"電子証明書      : シリアル {cert.serial}")
+        print(f"  発行者        : {cert.issuer}")
+        print(f"  有効期間      : {cert.not_before.astimezone(_JST).date()} 〜 {cert.expiry_date}")
+    label = "スマホ用利用者証明用暗証番号" if info.device.is_phone else "利用者証明用暗証番号"
+    print(f"{label}: {tries}")
     return 0
 
 

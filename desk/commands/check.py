@@ -34,7 +34,10 @@ CARD_WAIT_S = 30.0  # how long a check on a real reader waits for a card to be p
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("check", help="シミュレータで資格確認を1件実行（テスト・研修用）")
     p.add_argument("--card", help="カードのテストデータ名（fixtures/cards/*.json; シミュレータのリーダーのとき）")
-    p.add_argument("--method", choices=["face", "pin", "visual"], help="本人確認の方法（カードによる確認）")
+    p.add_argument(
+        "--method", choices=["face", "pin", "visual", "device"],
+        help="本人確認の方法（カードによる確認）。device: iPhoneの生体認証（iPhoneをかざしたとき。暗証番号なし）",
+    )
     p.add_argument(
         "--numbers", nargs=5, metavar=("保険者番号", "記号", "番号", "枝番", "生年月日"),
         help="カードを使わず、資格確認書・保険証の記載で照会する（照会区分2）。記号・枝番がなければ - 、生年月日は YYYY-MM-DD",

@@ -118,6 +118,7 @@ class _Copier:
 
     def confirmations(self, outage_origin: dict[int, str]) -> dict[int, str]:
         rows = self.rows("SELECT * FROM confirmations ORDER BY id")
+        # the origin stays what it was before v5 added `device`: a journal copied again matches its rows
         cols = ("at", "channel", "method", "validity", "failure", "facility_type", "cert_fingerprint", "staff_id",
                 "rerun_of", "demo", "result_stem")
         origin = {int(r["id"]): _origin("confirmations", r, cols) for r in rows}
@@ -131,10 +132,11 @@ class _Copier:
         self.insert(
             "confirmations", rows,
             b"INSERT INTO confirmations (at, month, channel, method, validity, failure, facility_type, cert_fingerprint,"
-            b" staff_id, rerun_of, demo, result_stem, origin) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
-            b" ON CONFLICT DO NOTHING RETURNING 1",
+            b" staff_id, rerun_of, demo, result_stem, device, origin)"
+            b" VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING 1",
             lambda r: (_time(r["at"]), r["month"], r["channel"], r["method"], r["validity"], r["failure"], r["facility_type"],
-                       r["cert_fingerprint"], r["staff_id"], rerun(r), bool(r["demo"]), r["result_stem"], origin[int(r["id"])]),
+                       r["cert_fingerprint"], r["staff_id"], rerun(r), bool(r["demo"]), r["result_stem"],
+                       r["device"] if "device" in r.keys() else "card", origin[int(r["id"])]),
         )
         return origin
 

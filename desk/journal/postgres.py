@@ -47,7 +47,7 @@ from desk.journal.records import (
 )
 from desk.journal.settings import PostgresSettings, read_password
 from desk.journal.store import Applicable
-from desk.models import FACE_LOCK_AFTER, AuthMethod, Channel, FacilityType, FailureName, Validity
+from desk.models import FACE_LOCK_AFTER, AuthMethod, Channel, Device, FacilityType, FailureName, Validity
 
 __all__ = ["PG_SCHEMA_VERSION", "PostgresJournal"]
 
@@ -115,7 +115,15 @@ CREATE TABLE visual_password_failures (
 CREATE TABLE applied_ops (op_id TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL);
 CREATE TABLE pending_exports (stem TEXT PRIMARY KEY, reply TEXT NOT NULL, queued_at TIMESTAMPTZ NOT NULL)
 """
-_MIGRATIONS: tuple[str, ...] = (_SCHEMA_V1,)
+# v2: what was held over the reader (card, Android, iPhone), and an iPhone's own Face ID / Touch ID
+# as a method of its own ('device') — as the SQLite journal's v5.
+_SCHEMA_V2 = """
+ALTER TABLE confirmations DROP CONSTRAINT confirmations_method_check;
+ALTER TABLE confirmations ADD CONSTRAINT confirmations_method_check
+    CHECK (method IN ('face', 'pin', 'visual', 'none', 'device'));
+ALTER TABLE confirmations ADD COLUMN device TEXT NOT NULL DEFAULT 'card' CHECK (device IN ('card', 'android', 'iphone'))
+"""
+_MIGRATIONS: tuple[str, ...] = (_SCHEMA_V1, _SCHEMA_V2)
 PG_SCHEMA_VERSION = len(_MIGRATIONS)
 _SCHEMA_LOCK = 0x6D61646F  # advisory lock key: one desk at a time brings the schema up to date
 
@@ -317,13 +325,14 @@ class PostgresJournal:
         at = to_jst(record.at)
         row = conn.execute(
             "INSERT INTO confirmations (at, month, channel, method, validity, failure, facility_type, cert_fingerprint,"
-            " staff_id, rerun_of, demo, result_stem) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+            " staff_id, rerun_of, demo, result_stem, device) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+            " RETURNING id",
             (
                 at, at.strftime("%Y-%m"), record.channel.value, record.method.value,
                 int(record.validity) if record.validity is not None else None,
                 record.failure.value if record.failure is not None else None,
                 int(record.facility_type), record.cert_fingerprint, record.staff_id, record.rerun_of, record.demo,
-                record.result_stem,
+                record.result_stem, record.device.value,
             ),
         ).fetchone()
         assert row is not None  # RETURNING always gives the row
@@ -393,6 +402,7 @@ class PostgresJournal:
             failure=FailureName(row["failure"]) if row["failure"] is not None else None,
             facility_type=FacilityType(row["facility_type"]), cert_fingerprint=row["cert_fingerprint"],
             staff_id=row["staff_id"], rerun_of=row["rerun_of"], demo=bool(row["demo"]), result_stem=row["result_stem"],
+            device=Device(row["device"]),
         )
 
     def confirmations(self, *, month: str | None = None, limit: int | None = None) -> list[ConfirmationRecord]:

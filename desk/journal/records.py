@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
-from desk.models import STAFF_ID_MAX, AuthMethod, Channel, FacilityType, FailureName, Model, Validity
+from desk.models import STAFF_ID_MAX, AuthMethod, Channel, Device, FacilityType, FailureName, Model, Validity
 from reader.staff_facing import StaffFacingError
 
 __all__ = [
@@ -92,6 +92,8 @@ class ConfirmationRecord(Model):
     rerun_of: int | None = None  # the outage queue item this confirmation re-ran
     demo: bool = False  # a real card answered by the simulated central system: not a confirmation
     result_stem: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,120}$")  # its files in res/
+    # what was held over the reader: a phone's confirmation counts as マイナ保険証 usage (channel myna)
+    device: Device = Device.CARD
 
     @model_validator(mode="after")
     def _one_outcome(self) -> ConfirmationRecord:
@@ -184,6 +186,10 @@ def check_payload(payload: Any, where: str = "payload") -> None:
             check_payload(item, where)
 
 
+def _device_note(device: Device) -> str:
+    return f"（{device.label}）" if device.is_phone else ""
+
+
 def payload_json(channel: Channel, payload: dict[str, Any] | None) -> str:
     """An outage payload checked and as stored: a real channel, no secret keys, JSON."""
     if channel is Channel.OUTAGE:
@@ -221,7 +227,8 @@ def history(
     for rec in confirmations:
         items.append(HistoryItem(
             kind=HistoryKind.CONFIRMATION, id=rec.id or 0, at=rec.at,
-            summary=f"{rec.channel.label}・{rec.method.label}：{rec.outcome_label}" + ("（再照会）" if rec.rerun_of is not None else ""),
+            summary=f"{rec.channel.label}{_device_note(rec.device)}・{rec.method.label}：{rec.outcome_label}"
+            + ("（再照会）" if rec.rerun_of is not None else ""),
             details=rec.model_dump(mode="json", exclude={"id", "at"}),
         ))
     for row in visual_uses:

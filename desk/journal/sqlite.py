@@ -49,11 +49,11 @@ from desk.journal.records import (
     visual_state,
 )
 from desk.journal.store import Applicable
-from desk.models import AuthMethod, Channel, FacilityType, FailureName, Validity, face_locked
+from desk.models import AuthMethod, Channel, Device, FacilityType, FailureName, Validity, face_locked
 
 __all__ = ["SCHEMA_VERSION", "Journal", "copy_database", "exclusive_presence"]
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 _WAY_OUT = (
     "受付を止めずに続けるには、管理者が desk journal check で状態を確かめ、desk journal restore --from "
@@ -130,7 +130,38 @@ _SCHEMA_V4 = """
 ALTER TABLE confirmations ADD COLUMN result_stem TEXT;
 CREATE TABLE pending_exports (stem TEXT PRIMARY KEY, reply TEXT NOT NULL, queued_at TEXT NOT NULL)
 """
-_MIGRATIONS: tuple[str, ...] = (_SCHEMA_V1, _SCHEMA_V2, _SCHEMA_V3, _SCHEMA_V4)
+# v5: a confirmation says what was held over the reader (card, Android, iPhone), and an iPhone's
+# own Face ID / Touch ID is a method of its own ('device'). SQLite cannot change a CHECK, so the
+# table is rebuilt (SQLite's documented procedure: foreign keys off around it, checked before commit).
+_SCHEMA_V5 = """
+CREATE TABLE confirmations_v5 (
+    id INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    month TEXT NOT NULL,
+    channel TEXT NOT NULL CHECK (channel IN ('myna', 'numbers', 'outage')),
+    method TEXT NOT NULL CHECK (method IN ('face', 'pin', 'visual', 'none', 'device')),
+    validity INTEGER CHECK (validity BETWEEN 1 AND 5),
+    failure TEXT,
+    facility_type INTEGER NOT NULL CHECK (facility_type IN (1, 2, 3)),
+    cert_fingerprint TEXT,
+    staff_id TEXT,
+    rerun_of INTEGER REFERENCES outage_queue(id),
+    demo INTEGER NOT NULL DEFAULT 0 CHECK (demo IN (0, 1)),
+    result_stem TEXT,
+    device TEXT NOT NULL DEFAULT 'card' CHECK (device IN ('card', 'android', 'iphone')),
+    CHECK ((validity IS NULL) <> (failure IS NULL))
+);
+INSERT INTO confirmations_v5 (id, at, month, channel, method, validity, failure, facility_type, cert_fingerprint,
+    staff_id, rerun_of, demo, result_stem)
+    SELECT id, at, month, channel, method, validity, failure, facility_type, cert_fingerprint, staff_id, rerun_of,
+    demo, result_stem FROM confirmations;
+DROP TABLE confirmations;
+ALTER TABLE confirmations_v5 RENAME TO confirmations;
+CREATE INDEX confirmations_by_month ON confirmations (month, channel);
+CREATE INDEX confirmations_by_time ON confirmations (at)
+"""
+_MIGRATIONS: tuple[str, ...] = (_SCHEMA_V1, _SCHEMA_V2, _SCHEMA_V3, _SCHEMA_V4, _SCHEMA_V5)
+_REBUILDS_FROM = 5  # migrating to this version or later rebuilds a table: foreign keys off meanwhile
 assert len(_MIGRATIONS) == SCHEMA_VERSION
 
 
@@ -368,9 +399,20 @@ class Journal:
                 f"受付記録（{self.path}）は古い形式です。一度書き込みモードで開いて更新してください。",
                 "受付記録の形式が古いです",
             )
-        with self._write() as conn:
-            current = int(conn.execute("PRAGMA user_version").fetchone()[0])  # another process may have migrated
-            _migrate_from(conn, current)
+        rebuild = version < _REBUILDS_FROM
+        if rebuild:
+            with self._lock:
+                self._conn.execute("PRAGMA foreign_keys = OFF")  # only outside a transaction
+        try:
+            with self._write() as conn:
+                current = int(conn.execute("PRAGMA user_version").fetchone()[0])  # another process may have migrated
+                _migrate_from(conn, current)
+                if rebuild and conn.execute("PRAGMA foreign_key_check").fetchall():
+                    raise JournalDamaged(f"受付記録（{self.path}）の参照が壊れています。" + _WAY_OUT)
+        finally:
+            if rebuild:
+                with self._lock:
+                    self._conn.execute("PRAGMA foreign_keys = ON")
 
     # -- transactions --------------------------------------------------------------------------
 
@@ -419,7 +461,7 @@ class Journal:
         at = to_jst(record.at)
         cur = conn.execute(
             "INSERT INTO confirmations (at, month, channel, method, validity, failure, facility_type,"
-            " cert_fingerprint, staff_id, rerun_of, demo, result_stem) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " cert_fingerprint, staff_id, rerun_of, demo, result_stem, device) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 _stamp(at),
                 at.strftime("%Y-%m"),
@@ -433,6 +475,7 @@ class Journal:
                 record.rerun_of,
                 int(record.demo),
                 record.result_stem,
+                record.device.value,
             ),
         )
         assert cur.lastrowid is not None  # an INSERT always sets it (typeshed: int | None)
@@ -515,6 +558,7 @@ class Journal:
             rerun_of=row["rerun_of"],
             demo=bool(row["demo"]),
             result_stem=row["result_stem"],
+            device=Device(row["device"]),
         )
 
     def confirmations(self, *, month: str | None = None, limit: int | None = None) -> list[ConfirmationRecord]:

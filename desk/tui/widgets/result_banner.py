@@ -106,7 +106,8 @@ def _details(o: Any) -> str:
     for disease in d["specific_disease"]:
         lines.append(f"特定疾病  {disease['label']}")
     if o.method is not None:
-        lines.append(f"本人確認  {o.method.label}" + ("（番号で照会）" if o.method.value == "none" else ""))
+        lines.append(f"本人確認  {o.method.label}" + ("（番号で照会）" if o.method.value == "none" else "")
+                     + (f"  {o.device.label}" if o.device.is_phone else ""))
     if o.consent is not None:
         items = "・".join(i.label for i in sorted(o.consent.items, key=lambda i: i.value)) or "なし"
         lines.append(f"同意      {items}（24時間有効）")
