@@ -667,3 +667,27 @@ async def test_result_details_wrap_under_their_text(make_desk):
             assert cell_len(line) <= width
             if line and not any(line.startswith(s[:4]) for s in source):
                 assert line.startswith(" " * 10) and line[10] != " "  # a continuation, under the text
+
+
+async def test_phones_at_the_desk_android_with_its_pin_iphone_straight_to_consent(make_desk):
+    desk = make_desk("android")
+    async with desk.app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert pane(desk.app) == "pane-choose"
+        assert desk.app.screen.query_one("#method-face", Button).disabled  # a phone has no photo
+        assert desk.app.screen.query_one("#method-visual", Button).disabled
+        await press_and_settle(pilot, "f3")
+        await pilot.press(*"5678", "enter")
+        await settle(pilot)
+        await press_and_settle(pilot, "n")
+        assert pane(desk.app) == "pane-result" and desk.session.outcome.code == 1
+        assert "スマートフォン（Android）" in text(desk.app, "#result-details")
+        await press_and_settle(pilot, "f5")
+        desk.controls.remove()
+        await settle(pilot)
+        desk.controls.place("iphone")  # Face ID already done on the phone: no method to choose
+        await settle(pilot)
+        await settle(pilot)
+        assert pane(desk.app) == "pane-consent"
+        await press_and_settle(pilot, "enter")
+        assert desk.session.outcome.code == 1 and "端末の生体認証" in text(desk.app, "#result-details")
