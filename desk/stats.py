@@ -35,7 +35,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from desk.journal import JournalStore
+from desk.journal import SMARTPHONE_COUNT, JournalStore
 
 # one calendar of months for the table and the statistics (desk/kasan.py checks the periods)
 from desk.kasan import SchemeAssessment, parse_ym, schemes_for_month, shift_month, tier_reached
@@ -174,6 +174,7 @@ class MonthlyUsage(Model):
     month: str
     definition: str = "利用率 = マイナ保険証利用件数 / オンライン資格確認利用件数"
     myna_count: int
+    smartphone_count: int = 0  # of myna_count, through a phone's スマホ用電子証明書
     numbers_count: int
     online_count: int
     rate_percent: float | None
@@ -283,6 +284,7 @@ def monthly_usage(
         raise StatsError(f"施設の種類「{category}」は使えません。")
     counts = journal.month_counts(month_label(ym))
     myna = counts[Channel.MYNA.value]
+    phones = counts.get(SMARTPHONE_COUNT, 0)
     numbers = counts[Channel.NUMBERS.value]
     online = myna + numbers
     seed = seed_usage_rates()
@@ -291,6 +293,7 @@ def monthly_usage(
     return MonthlyUsage(
         month=month_label(ym),
         myna_count=myna,
+        smartphone_count=phones,
         numbers_count=numbers,
         online_count=online,
         rate_percent=rate_percent(myna, online),
@@ -349,8 +352,8 @@ def render_text(usage: MonthlyUsage) -> str:
     lines = [
         f"{_wareki_month(ym)}（{usage.month}）のマイナ保険証利用率",
         f"  {usage.definition}",
-        f"  マイナ保険証 {usage.myna_count}件 / オンライン資格確認 {usage.online_count}件"
-        f"（うち被保険者番号等 {usage.numbers_count}件）",
+        f"  マイナ保険証 {usage.myna_count}件" + (f"（うちスマートフォン {usage.smartphone_count}件）" if usage.smartphone_count else "")
+        + f" / オンライン資格確認 {usage.online_count}件（うち被保険者番号等 {usage.numbers_count}件）",
         f"  利用率 {rate}",
         "",
         "この月の利用率が使われる加算",

@@ -94,7 +94,7 @@ def test_month_counts_only_answered_confirmations(journal):
     journal.record_confirmation(confirmation(validity=Validity.NOT_FOUND))
     journal.record_confirmation(confirmation(channel=Channel.NUMBERS, method=AuthMethod.NONE))
     journal.record_confirmation(confirmation(validity=None, failure=FailureName.AUTH_FAILED))
-    assert journal.month_counts("2026-11") == {"myna": 2, "numbers": 1, "outage": 0}
+    assert journal.month_counts("2026-11") == {"myna": 2, "numbers": 1, "outage": 0, "smartphone": 0}
 
 
 def test_visual_use_needs_a_staff_id_and_is_viewable(journal):

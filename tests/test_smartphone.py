@@ -127,7 +127,8 @@ def test_android_confirms_with_its_own_pin_and_counts_as_myna(tmp_path, capsys) 
         record = journal.confirmations()[0]
         assert record.device is Device.ANDROID and record.channel.value == "myna"
         assert record.cert_fingerprint is not None  # the phone's certificate, read after the PIN
-        assert journal.month_counts(record.at.strftime("%Y-%m"))["myna"] == 1  # マイナ保険証 usage
+        counts = journal.month_counts(record.at.strftime("%Y-%m"))
+        assert counts["myna"] == 1 and counts["smartphone"] == 1  # マイナ保険証 usage, through a phone
         assert "スマートフォン（Android）" in journal.history()[0].summary
 
 
@@ -199,3 +200,17 @@ def test_the_central_system_gives_a_phone_no_grace_and_no_device_proof_to_a_card
     with pytest.raises(CentralRejected) as caught:  # a card never proves itself by "the phone opened it"
         central.confirm_card(query("adult", AuthMethod.DEVICE, dt.date(2026, 12, 1)))
     assert caught.value.reason is CentralRejected.Reason.MISSING_PROOF
+
+
+def test_the_statistics_count_a_phone_as_myna_and_say_how_many(tmp_path, capsys) -> None:
+    _check(tmp_path, capsys, "android", "--method", "pin", "--pin", "5678")
+    _check(tmp_path, capsys, "adult", "--method", "pin", "--pin", "1234")
+    journal_path = next(tmp_path.rglob("journal.sqlite3"))
+    from desk.journal import Journal
+    from desk.stats import monthly_usage, render_text
+
+    with Journal(journal_path, read_only=True) as journal:
+        month = journal.confirmations()[0].at.strftime("%Y-%m")
+        usage = monthly_usage(journal, month)
+    assert usage.myna_count == 2 and usage.smartphone_count == 1 and usage.rate_percent == 100.0
+    assert "マイナ保険証 2件（うちスマートフォン 1件）" in render_text(usage)

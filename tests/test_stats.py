@@ -258,7 +258,8 @@ def test_desk_stats_text_uses_facility_config(tmp_path, capsys, monkeypatch):
     assert "50.00%" in out and "電子的診療情報連携体制整備加算" in out and "出典" in out and "大阪府の薬局 12.56%" in out
 
 
-def test_desk_stats_errors(tmp_path, capsys, no_config):
+def test_desk_stats_errors(tmp_path, capsys, no_config, monkeypatch):
+    monkeypatch.setenv("MADOGUCHI_SIM_DIR", str(tmp_path / "no-sim"))  # not the user's own training journal
     assert main(["stats", "--month", "2026-13", "--journal", str(tmp_path / "j.sqlite3")]) == 2
     assert main(["stats", "--month", "2026-10"]) == 2  # nowhere to read from
     assert main(["stats", "--month", "2026-10", "--journal", str(tmp_path / "none.sqlite3")]) == 2  # named, missing

@@ -12,6 +12,7 @@ postgres.py and migrate.py import psycopg; nothing here does, so `desk` starts w
 
 from desk.journal.records import (
     JST,
+    SMARTPHONE_COUNT,
     VISUAL_LOCK_DURATION,
     VISUAL_LOCK_THRESHOLD,
     ConfirmationRecord,
@@ -30,6 +31,7 @@ from desk.journal.sqlite import SCHEMA_VERSION, Journal, copy_database, exclusiv
 from desk.journal.store import Applicable, JournalStore, VisualLockCounter
 
 __all__ = [
+    "SMARTPHONE_COUNT",
     "JST",
     "SCHEMA_VERSION",
     "VISUAL_LOCK_THRESHOLD",

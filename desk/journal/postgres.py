@@ -28,6 +28,7 @@ from psycopg import errors as pg_errors
 from psycopg.rows import dict_row
 
 from desk.journal.records import (
+    SMARTPHONE_COUNT,
     VISUAL_LOCK_DURATION,
     VISUAL_LOCK_THRESHOLD,
     ConfirmationRecord,
@@ -426,6 +427,13 @@ class PostgresJournal:
         )
         counts = {c.value: 0 for c in Channel}
         counts.update({r["channel"]: int(r["n"]) for r in rows})
+        # of the マイナ保険証 ones, those through a phone (already counted in "myna")
+        phones = self._read(
+            "SELECT COUNT(*) AS n FROM confirmations WHERE month = %s AND validity IS NOT NULL AND NOT demo"
+            " AND channel = 'myna' AND device <> 'card'",
+            (month,),
+        )
+        counts[SMARTPHONE_COUNT] = int(phones[0]["n"])
         return counts
 
     # -- failure mode queue --------------------------------------------------------------------

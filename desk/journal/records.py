@@ -21,6 +21,7 @@ from reader.staff_facing import StaffFacingError
 
 __all__ = [
     "JST",
+    "SMARTPHONE_COUNT",
     "VISUAL_LOCK_THRESHOLD",
     "VISUAL_LOCK_DURATION",
     "JournalConflict",
@@ -42,6 +43,8 @@ __all__ = [
 ]
 
 JST = dt.timezone(dt.timedelta(hours=9), "JST")
+# month_counts' key for the マイナ保険証 confirmations made through a phone (a part of "myna")
+SMARTPHONE_COUNT = "smartphone"
 VISUAL_LOCK_THRESHOLD = 5
 VISUAL_LOCK_DURATION = dt.timedelta(minutes=5)
 

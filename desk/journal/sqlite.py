@@ -31,6 +31,7 @@ from typing import Any
 
 from desk.atomicfile import private_dir
 from desk.journal.records import (
+    SMARTPHONE_COUNT,
     VISUAL_LOCK_DURATION,
     VISUAL_LOCK_THRESHOLD,
     ConfirmationRecord,
@@ -583,6 +584,13 @@ class Journal:
         )
         counts = {c.value: 0 for c in Channel}
         counts.update({r["channel"]: int(r["n"]) for r in rows})
+        # of the マイナ保険証 ones, those through a phone (already counted in "myna")
+        phones = self._read(
+            "SELECT COUNT(*) AS n FROM confirmations WHERE month = ? AND validity IS NOT NULL AND demo = 0"
+            " AND channel = 'myna' AND device <> 'card'",
+            (month,),
+        )
+        counts[SMARTPHONE_COUNT] = int(phones[0]["n"])
         return counts
 
     # -- failure mode queue --------------------------------------------------------------------

@@ -99,7 +99,8 @@ def _chart(months: list[Any]) -> Table:
     table.add_column("率", justify="right")
     table.add_column("件数")
     for usage in months:
-        detail = f"マイナ {usage.myna_count} / オンライン資格確認 {usage.online_count}"
+        phones = f"（うちスマホ {usage.smartphone_count}）" if usage.smartphone_count else ""
+        detail = f"マイナ {usage.myna_count}{phones} / オンライン資格確認 {usage.online_count}"
         _bar_row(table, usage.month, usage.rate_percent, detail, "green")
     last = months[-1]
     reference = f"{last.reference_month} 公表値"
