@@ -27,9 +27,9 @@ from reader.staff_facing import StaffFacingError
 __all__ = ["AttestationError", "ReaderAttestor", "attestation_message", "verify_attestation"]
 
 _DOMAIN = b"madoguchi reader attestation v1"
-# PIN: only when the terminal re-sends a confirmation queued during an outage (事後確認): the
-# card's PIN was verified at the desk, but the patient is gone and the card cannot sign again.
-_ATTESTABLE = (AuthMethod.FACE, AuthMethod.VISUAL, AuthMethod.PIN)
+# PIN, and an iPhone's own Face ID (DEVICE): only when the terminal re-sends a confirmation queued
+# during an outage (事後確認): the patient was verified at the desk, but is gone and cannot sign again.
+_ATTESTABLE = (AuthMethod.FACE, AuthMethod.VISUAL, AuthMethod.PIN, AuthMethod.DEVICE)
 
 
 class AttestationError(StaffFacingError):

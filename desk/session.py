@@ -63,7 +63,7 @@ from reader.errors import (
     WrongPin,
 )
 from reader.face import verify_face
-from reader.models import AuthCertificate, BasicFour, CardInfo
+from reader.models import BasicFour, CardInfo
 from reader.staff_facing import StaffFacingError
 
 if TYPE_CHECKING:
@@ -444,15 +444,21 @@ class DeskSession:
 
     def _authenticate_with_pin(self, effect: flow.AuthenticateWithPin) -> list[object]:
         assert self._card is not None and self.info is not None
-        nonce = self._nonce()
-        if isinstance(nonce, flow.CentralFailed):
-            return [nonce]
-        opened: AuthCertificate | None = None
+        phone = self.info.certificate is None  # an Android phone: the PIN opens its certificate
         try:
-            if self.info.certificate is None:  # an Android phone: the PIN opens its certificate
-                signature, opened = self._card.authenticate_phone(effect.pin, nonce)
-            else:
-                signature = self._card.authenticate(effect.pin, nonce)
+            if phone:
+                # PIN first, then the challenge: with the certificate in hand, a central system that
+                # cannot be reached leaves a 障害時 record to re-run, as for a card
+                opened = self._card.unlock_phone(effect.pin)
+                self.info = self.info.model_copy(update={"certificate": opened})
+                self.reception.certificate_fingerprint = opened.fingerprint_sha256
+                self.reception.pin_tries_left = 3
+                if self._phone_expired(opened.expiry_date):
+                    return [self._phone_expired_failure(opened.expiry_date)]
+            nonce = self._nonce()
+            if isinstance(nonce, flow.CentralFailed):
+                return [nonce]
+            signature = self._card.sign(nonce) if phone else self._card.authenticate(effect.pin, nonce)
         except WrongPin as exc:
             return [flow.PinRejected(exc.tries_left, str(exc))]
         except PinBlocked as exc:
@@ -465,11 +471,6 @@ class DeskSession:
         except ReaderError as exc:  # the reader or pcscd went away, or the card answered nonsense
             return [flow.CardReadFailed(FailureName.CARD_ERROR, f"{exc.title}: {exc}")]
         self.reception.pin_tries_left = 3  # a successful VERIFY resets the card's counter
-        if opened is not None:
-            self.info = self.info.model_copy(update={"certificate": opened})
-            self.reception.certificate_fingerprint = opened.fingerprint_sha256
-            if self._phone_expired(opened.expiry_date):
-                return [self._phone_expired_failure(opened.expiry_date)]
         return [flow.Authenticated(CardProof(method=AuthMethod.PIN, signature=signature), nonce)]
 
     def _sign_on_device(self, _: flow.SignOnDevice) -> list[object]:

@@ -226,12 +226,12 @@ class MynaCard:
         self.verify_auth_pin(pin)
         return self.sign(challenge)
 
-    def authenticate_phone(self, pin: str, challenge: bytes) -> tuple[bytes, AuthCertificate]:
+    def unlock_phone(self, pin: str) -> AuthCertificate:
         """An Android phone: VERIFY its own PIN, then read the certificate it opens only now
-        (docs/smartphone.md §2), then sign — in one selection of the application."""
+        (docs/smartphone.md §2). The application stays selected: `sign` follows without reselecting
+        it, which would close what the PIN opened."""
         self.verify_auth_pin(pin)
-        certificate = self.read_auth_certificate(reselect=False)
-        return self.sign(challenge), certificate
+        return self.read_auth_certificate(reselect=False)
 
     def sign_unlocked(self, challenge: bytes) -> bytes:
         """Sign with a key the phone itself opened (an iPhone after Face ID): no VERIFY is sent."""

@@ -1,6 +1,7 @@
 """The fault matrix: every flow path under every fault a desk meets.
 
-For each path (PIN, face, 目視, numbers) the card is pulled after each APDU index; the central
+For each path (PIN, face, 目視, numbers, and a phone: Android with its own PIN, iPhone after Face ID)
+the card or phone is pulled after each APDU index; the central
 system is slow past its timeout, down, or answers garbage; the journal is locked or read-only.
 Every case must end in a clear message and the right fallback state, leave no half-written
 journal record, and complete when run again after recovery. The PC/SC half (reader and pcscd
@@ -30,12 +31,26 @@ from tests.conftest import new_sim_dir
 
 pytestmark = pytest.mark.fault_matrix
 
-PATHS = ("pin", "face", "visual")
+PATHS = ("pin", "face", "visual", "android", "iphone")
+# what is held over the reader and how the patient proves who they are, per path
+_CARD = {"android": "android", "iphone": "iphone"}  # the others: the card "adult"
+_METHOD = {"android": AuthMethod.PIN, "iphone": AuthMethod.DEVICE}
+_PIN = {"android": "5678"}  # the phone's own PIN; the card's is 1234
+
+
+def _card(path: str) -> str:
+    return _CARD.get(path, "adult")
+
+
+def _method(path: str) -> AuthMethod:
+    return _METHOD.get(path) or AuthMethod(path)
 
 
 def _drive(session: DeskSession, path: str) -> None:
     """Do at the desk what the receptionist does for this path."""
-    session.confirm_unattended(AuthMethod(path), pin="1234", staff_id="S001", visual_password=SIM_VISUAL_PASSWORD)
+    session.confirm_unattended(
+        _method(path), pin=_PIN.get(path, "1234"), staff_id="S001", visual_password=SIM_VISUAL_PASSWORD,
+    )
 
 
 def _new(tmp_path, path: str, card: str | None = None) -> tuple[DeskSession, SimTraining]:
@@ -46,7 +61,7 @@ def _count_apdus(base, path: str) -> int:
     session, controls = _new(base, path)
     traced = TracingTransport(controls.transport)
     session.ports.transport = traced
-    controls.place("adult")  # the reader reports it; the session reads it through the tracer
+    controls.place(_card(path))  # the reader reports it; the session reads it through the tracer
     _drive(session, path)
     assert session.outcome is not None and session.outcome.code == 1
     return len(traced.entries)
@@ -75,7 +90,7 @@ def _journal_rows(session: DeskSession) -> list[tuple]:
 
 def test_card_pulled_after_each_apdu(sim_base, path, after):
     session, controls = _new(sim_base, path)
-    controls.place("adult", FaultsFixture(remove_after=after))
+    controls.place(_card(path), FaultsFixture(remove_after=after))
     _drive(session, path)
     r = session.reception
     assert r.state is State.FAILED and r.failure is FailureName.CARD_REMOVED
@@ -83,8 +98,8 @@ def test_card_pulled_after_each_apdu(sim_base, path, after):
     assert "取り外され" in r.message
     assert [s.code for s in session.outcome.steps] == ["card_removed"]
     assert _journal_rows(session)[-1][3] == "card_removed"
-    # recovery: the patient puts the card back
-    controls.place("adult")
+    # recovery: the patient puts the card (or phone) back
+    controls.place(_card(path))
     _drive(session, path)
     assert session.outcome is not None and session.outcome.code == 1
     rows = _journal_rows(session)
@@ -104,15 +119,15 @@ CENTRAL_FAULTS = {
 def test_central_system_faults(sim_base, path, fault):
     session, controls = _new(sim_base, path)
     controls.central.faults = CENTRAL_FAULTS[fault]
-    controls.place("adult")
+    controls.place(_card(path))
     _drive(session, path)
     r = session.reception
     assert r.state is State.FAILED and r.failure is FailureName.CENTRAL_DOWN
     codes = [s.code for s in session.outcome.steps]
     assert codes[0] == "central_down" and "show_portal_or_notice" in codes and "moushitate" in codes
     pending = session.journal.pending_outages()
-    assert len(pending) == 1 and pending[0].method is AuthMethod(path)
-    assert _journal_rows(session) == [("outage", path, None, "central_down")]
+    assert len(pending) == 1 and pending[0].method is _method(path)
+    assert _journal_rows(session) == [("outage", _method(path).value, None, "central_down")]
     # still down: the queue stays
     assert session.retry_outage_queue() == []
     assert len(session.journal.pending_outages()) == 1
@@ -122,8 +137,10 @@ def test_central_system_faults(sim_base, path, fault):
     assert [o.code for o in outcomes] == [1]
     assert session.journal.pending_outages() == []
     assert _journal_rows(session)[-1][2] == 1
+    if path in _CARD:  # the re-run keeps what was held over the reader
+        assert session.journal.confirmations()[0].device.value == path
     # and the desk works again
-    controls.place("adult")
+    controls.place(_card(path))
     _drive(session, path)
     assert session.outcome.code == 1
 
@@ -177,7 +194,7 @@ def test_journal_faults_lose_nothing(sim_base, path, fault):
     session, controls = _new(sim_base, path)
     before = _journal_rows(session)
     recover = JOURNAL_FAULTS[fault](session)
-    controls.place("adult")
+    controls.place(_card(path))
     _drive(session, path)
     assert session.recorder.error is not None and session.recorder.error.title
     if path == "visual":
@@ -194,7 +211,7 @@ def test_journal_faults_lose_nothing(sim_base, path, fault):
     assert session.recorder.flush()
     assert session.outcome is not None and session.outcome.code == 1
     rows = _journal_rows(session)
-    assert rows[len(before):] == [("myna", path, 1, None)]
+    assert rows[len(before):] == [("myna", _method(path).value, 1, None)]
     if path == "visual":
         with sqlite3.connect(session.journal.path) as conn:
             assert conn.execute("SELECT staff_id FROM visual_uses").fetchall() == [("S001",)]
@@ -204,6 +221,7 @@ def test_the_matrix_covers_every_path():
     # the face and 目視 paths read the photo (券面AP), the PIN path signs: all move real APDUs
     counts = apdu_counts()
     assert 10 < counts["pin"] < counts["visual"] <= counts["face"]
+    assert 5 < counts["iphone"] < counts["android"] < counts["visual"]  # a phone has only the JPKI application
 
 
 # -- the reader itself goes away (PcscTransport through a real pcscd + vpcd) -----------------

@@ -41,6 +41,7 @@ from desk.journal.records import (
     OutageItem,
     OutageStatus,
     VisualLockState,
+    device_of_payload,
     history,
     payload_json,
     to_jst,
@@ -504,6 +505,7 @@ class PostgresJournal:
                 failure=outcome if isinstance(outcome, FailureName) else None,
                 facility_type=FacilityType(row["facility_type"]), cert_fingerprint=row["cert_fingerprint"],
                 staff_id=staff_id, rerun_of=item_id, demo=demo, result_stem=result_stem,
+                device=device_of_payload(row["payload"]),
             ))
             conn.execute(
                 "UPDATE outage_queue SET status = 'done', done_at = %s, result_confirmation_id = %s WHERE id = %s",

@@ -20,6 +20,7 @@ from desk.models import STAFF_ID_MAX, AuthMethod, Channel, Device, FacilityType,
 from reader.staff_facing import StaffFacingError
 
 __all__ = [
+    "device_of_payload",
     "JST",
     "SMARTPHONE_COUNT",
     "VISUAL_LOCK_THRESHOLD",
@@ -191,6 +192,16 @@ def check_payload(payload: Any, where: str = "payload") -> None:
 
 def _device_note(device: Device) -> str:
     return f"（{device.label}）" if device.is_phone else ""
+
+
+def device_of_payload(payload: str) -> Device:
+    """The device a queued card confirmation was made with (desk/confirmation_log.py puts it in the
+    payload); a card for older items and numbers queries."""
+    try:
+        value = json.loads(payload).get("device", Device.CARD.value)
+        return Device(value)
+    except (ValueError, AttributeError):
+        return Device.CARD
 
 
 def payload_json(channel: Channel, payload: dict[str, Any] | None) -> str:

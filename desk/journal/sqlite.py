@@ -44,6 +44,7 @@ from desk.journal.records import (
     OutageItem,
     OutageStatus,
     VisualLockState,
+    device_of_payload,
     history,
     payload_json,
     to_jst,
@@ -702,6 +703,7 @@ class Journal:
                     rerun_of=item_id,
                     demo=demo,
                     result_stem=result_stem,
+                    device=device_of_payload(row["payload"]),
                 ),
             )
             conn.execute(
