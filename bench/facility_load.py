@@ -16,7 +16,7 @@ end), median and p99 confirmation time (card placed → outcome recorded). A las
 database server mid-run and starts it again: the records wait in each desk's outbox and are
 written once it answers (0 lost, 0 duplicated), with how many went that way.
 
-The PostgreSQL cluster is a throwaway one (sim/pg_cluster.py): initdb in a temporary folder,
+The PostgreSQL cluster is a throwaway one (bench/pg_cluster.py): initdb in a temporary folder,
 fsync off, 127.0.0.1 — the figures are the desk's software and the server's work, not a disk's.
 """
 
@@ -40,7 +40,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout without installing
 
-from sim.pg_cluster import PgCluster, PgUnavailable, throwaway_cluster  # noqa: E402
+from bench.pg_cluster import PgCluster, PgUnavailable, throwaway_cluster  # noqa: E402
 
 __all__ = ["DeskRun", "LoadResult", "make_keys", "run_load"]
 

@@ -1,4 +1,4 @@
-"""The throwaway PostgreSQL cluster (sim/pg_cluster.py) as pytest fixtures, for the journal's
+"""The throwaway PostgreSQL cluster (bench/pg_cluster.py) as pytest fixtures, for the journal's
 PostgreSQL half: one cluster per test session, a fresh database per test.
 
 Where it cannot run:
@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from sim.pg_cluster import DESK_USER, PgCluster, PgUnavailable, throwaway_cluster
+from bench.pg_cluster import DESK_USER, PgCluster, PgUnavailable, throwaway_cluster
 from tests.pcsc_stack import STRICT
 
 __all__ = ["DESK_USER", "PgCluster", "pg_cluster", "pg_database"]

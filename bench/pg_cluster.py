@@ -1,6 +1,7 @@
 """A throwaway PostgreSQL cluster: the facility's database server, made in a temporary folder
 and removed after, for the tests (tests/pg_cluster.py) and the load benchmark
-(bench/facility_load.py).
+(bench/facility_load.py). It lives here, beside the benchmarks, not in sim/: only the journal's
+PostgreSQL back end may import psycopg among the packages a desk ships (tests/test_architecture.py).
 
 `initdb` in a temporary folder, `pg_ctl start` on 127.0.0.1 and a random port (password
 authentication over TCP, as a facility's desks use it; trust on the cluster's own unix socket for
