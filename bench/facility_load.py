@@ -12,7 +12,9 @@ result files in that desk's folder, and its row in the journal once — "lost" i
 with no row, "duplicated" a row more than once.
 
 Printed per run: throughput (confirmations/s over the wall time from the start to the last desk's
-end), median and p99 confirmation time (card placed → outcome recorded). A last run stops the
+end), median and p99 confirmation time (card placed → outcome recorded), and the desks' own CPU
+time per confirmation, and the database server's (its processes' CPU over the run, from /proc):
+on a machine whose cores others share, the wall-clock figures follow the load and these do not. A last run stops the
 database server mid-run and starts it again: the records wait in each desk's outbox and are
 written once it answers (0 lost, 0 duplicated), with how many went that way.
 
@@ -25,6 +27,7 @@ from __future__ import annotations
 import argparse
 import logging
 import multiprocessing
+import os
 import secrets
 import sqlite3
 import statistics
@@ -60,6 +63,7 @@ class DeskRun:
     via_outbox: int = 0  # records that waited in the outbox before reaching the journal
     not_recorded: int = 0  # records kept nowhere (none expected)
     outbox_left: int = 0  # still waiting when the desk gave up flushing (none expected)
+    cpu_s: float = 0.0  # the desk process's own CPU time over its confirmations
     started: float = 0.0  # time.monotonic(): one clock for every process of the machine
     ended: float = 0.0
     error: str | None = None
@@ -72,6 +76,7 @@ class LoadResult:
     confirmations: int  # per desk
     runs: list[DeskRun]
     rows: Counter[str]  # result_stem → rows in the journal
+    server_cpu_s: float | None = None  # the database server's CPU time over the run (PostgreSQL)
 
     @property
     def expected(self) -> int:
@@ -112,6 +117,12 @@ class LoadResult:
         return values[min(len(values) - 1, max(0, round(p / 100 * len(values) + 0.5) - 1))]
 
     @property
+    def cpu_ms_per_confirmation(self) -> float:
+        """The desks' own CPU per confirmation (the server's not included): what the machine must
+        give each confirmation whatever else runs on it."""
+        return sum(r.cpu_s for r in self.runs) * 1000 / self.expected if self.expected else 0.0
+
+    @property
     def errors(self) -> list[str]:
         return [f"desk {r.desk}: {r.error}" for r in self.runs if r.error]
 
@@ -139,6 +150,7 @@ def _confirm_back_to_back(sim_dir: Path, confirmations: int, barrier: Barrier, r
     try:
         barrier.wait(START_TIMEOUT_S)
         run.started = time.monotonic()
+        cpu = time.process_time()
         for _ in range(confirmations):
             t0 = time.perf_counter()
             training.transport.insert(card)  # the reader reports it and the session reads the card
@@ -151,6 +163,7 @@ def _confirm_back_to_back(sim_dir: Path, confirmations: int, barrier: Barrier, r
             training.remove()
             session.next_patient()
         run.ended = time.monotonic()
+        run.cpu_s = time.process_time() - cpu
         run.outbox_left = _flush(session)
     finally:
         session.ports.journal.close()
@@ -266,9 +279,13 @@ def run_on_postgres(
     folder = base / dbname
     folder.mkdir(mode=0o700)
     settings = cluster.settings(dbname, password_file=cluster.password_file(folder))
+    cpu = cluster.server_cpu_s()
     try:
-        return run_load(folder, desks, confirmations, keys=keys, settings=settings, during=during,
-                        count=postgres_rows(cluster, dbname))
+        result = run_load(folder, desks, confirmations, keys=keys, settings=settings, during=during,
+                          count=postgres_rows(cluster, dbname))
+        if not during:  # a restart starts a new server: its CPU is not comparable
+            result.server_cpu_s = cluster.server_cpu_s() - cpu
+        return result
     finally:
         cluster.drop_database(dbname)
 
@@ -288,11 +305,12 @@ def restart_midway(cluster: PgCluster, after_s: float, down_s: float) -> Callabl
 
 def _line(result: LoadResult, label: str = "") -> str:
     outbox = sum(r.via_outbox for r in result.runs)
+    server = f"{result.server_cpu_s * 1000 / result.expected:>7.1f}" if result.server_cpu_s else f"{'—':>7}"
     extra = f", via the outbox {outbox}" if outbox else ""
     return (
         f"{result.backend:<10} {result.desks:>5} × {result.confirmations:<5} {result.throughput:>8.1f}/s "
         f"{statistics.median(result.durations_ms) if result.durations_ms else 0:>9.1f} {result.percentile(99):>9.1f} "
-        f"{result.found:>6}/{result.expected:<6} {result.lost:>4} {result.duplicated:>4}{extra}{label}"
+        f"{result.cpu_ms_per_confirmation:>7.1f} {server} {result.found:>6}/{result.expected:<6} {result.lost:>4} {result.duplicated:>4}{extra}{label}"
     )
 
 
@@ -314,12 +332,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     counts = [int(n) for n in args.desks.split(",") if n.strip()]
     m = args.confirmations
-    header = f"{'journal':<10} {'desks':>5} × {'M':<5} {'throughput':>10} {'median ms':>9} {'p99 ms':>9} {'rows':>13} {'lost':>4} {'dup':>4}"
+    header = f"{'journal':<10} {'desks':>5} × {'M':<5} {'throughput':>10} {'median ms':>9} {'p99 ms':>9} {'CPU ms':>7} {'server':>7} {'rows':>13} {'lost':>4} {'dup':>4}"
     problems: list[str] = []
     with tempfile.TemporaryDirectory(prefix="madoguchi-load-") as tmp:
         base = Path(tmp)
         keys = make_keys(base)
-        print(f"whole PIN confirmations, SimTransport, each desk a process; {m} per desk (2-core runs share the CPU)")
+        print(f"whole PIN confirmations, SimTransport, each desk a process; {m} per desk; "
+              f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} before (other work shares them)")
         print(header)
         sqlite_result = run_load(base / "sqlite", 1, m, keys=keys)
         print(_line(sqlite_result))
@@ -339,6 +358,8 @@ def main(argv: list[str] | None = None) -> int:
                     problems += _check(result)
         except PgUnavailable as exc:
             print(f"PostgreSQL skipped: {exc}")
+    print(f"load average {os.getloadavg()[0]:.1f} after; the PostgreSQL cluster runs with fsync off, "
+          "the SQLite journal syncs every write")
     for problem in problems:
         print(f"PROBLEM: {problem}")
     return 1 if problems else 0
