@@ -125,6 +125,12 @@ def test_a_card_with_nine_failures_locks_on_the_tenth_at_another_desk(desks):
     assert card.face_failures() == FACE_LOCK_AFTER
 
 
+def test_the_card_locks_where_the_desk_does():
+    from sim.card import FACE_LOCK_AT
+
+    assert FACE_LOCK_AT == FACE_LOCK_AFTER  # the card's own rule and the desk's knowledge of it
+
+
 def test_the_count_survives_a_new_card_object_and_a_desk_restart(tmp_path):
     base = tmp_path / "a"
     desk = Desk(base)
