@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from reader.face import FaceMatcher
     from reader.transport import Transport
 
-__all__ = ["JST", "Attestor", "CheckBSource", "DeskPorts", "JournalPort", "japan_now"]
+__all__ = ["JST", "Attestor", "CheckBSource", "DeskPorts", "FaceLockStore", "JournalPort", "japan_now"]
 
 JST = dt.timezone(dt.timedelta(hours=9))
 
@@ -42,6 +42,24 @@ class JournalPort(VisualLockCounter, Protocol):
     def face_state(self, cert_fingerprint: str) -> FaceAuthState: ...
 
     def pending_outages(self) -> list[OutageItem]: ...
+
+
+class FaceLockStore(Protocol):
+    """The count of consecutive failed face authentications where the real system keeps it: on
+    the card (docs/face-lock.md), so that another desk, reader or clinic sees the same count.
+
+    The simulated card carries it (reader/face_counter.py `CardFaceCounter`). A card that cannot
+    be asked (a real card: how a face-auth reader updates the card is not public) gives None, and
+    the desk goes by its journal's mirror instead — the count of the face results the journal
+    recorded, facility-wide on PostgreSQL, which the card's own count may exceed (attempts at
+    other clinics' readers). The desk never resets the count: a success does, and a lock is
+    released at the municipality only."""
+
+    def consecutive_failures(self, cert_fingerprint: str) -> int | None: ...
+
+    def record(self, cert_fingerprint: str, accepted: bool) -> int | None:
+        """Count one face result; the count after it, or None when this card keeps none."""
+        ...
 
 
 class Attestor(Protocol):
@@ -77,3 +95,5 @@ class DeskPorts:
     wall_clock: Callable[[], dt.datetime] = field(default=japan_now)
     results: ResultFiles | None = None  # the result folder the レセコン reads
     outbox: Outbox | None = None  # where journal writes wait when the journal cannot take them
+    # the card's own face count (training); None: the journal's mirror only (a real card)
+    face_lock: FaceLockStore | None = None

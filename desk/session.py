@@ -44,7 +44,7 @@ from desk.numbers import query_numbers
 from desk.outage import retry_outage_queue
 from desk.outcome import Outcome, build_outcome
 from desk.password_precheck import PasswordPrecheck
-from desk.ports import DeskPorts, JournalPort
+from desk.ports import DeskPorts, FaceLockStore, JournalPort
 from desk.recorder import Recorder
 from reader.card import MynaCard, normalize_check_b
 from reader.errors import (
@@ -418,15 +418,31 @@ class DeskSession:
             f"スマートフォンの電子証明書は{not_after:%Y年%m月%d日}で有効期限が切れています（スマートフォンには猶予期間がありません）。",
         )
 
-    # While the journal cannot be read (its database gone), the card is still read and PIN works:
-    # the face count is taken as none so far (each result waits in the outbox and counts when
-    # written), and 目視 asks the journal again when used, failing closed without it.
+    # The count the card carries, where the card can be asked (training's virtual card); else the
+    # journal's mirror. While the journal cannot be read (its database gone), the card is still
+    # read and PIN works: the mirror's count is taken as none so far (each result waits in the
+    # outbox and counts when written), and 目視 asks the journal again when used, failing closed.
     def _face_failures(self, fingerprint: str) -> int:
+        on_card = self._card_face_count(lambda store: store.consecutive_failures(fingerprint))
+        if on_card is not None:
+            return on_card
         try:
             return self.journal.face_state(fingerprint).consecutive_failures
         except JournalError as exc:
             self.recorder.error = exc
             return 0
+
+    def _card_face_count(self, ask: Callable[[FaceLockStore], int | None]) -> int | None:
+        store = self.ports.face_lock
+        if store is None:
+            return None
+        try:
+            return ask(store)
+        except (CardRemoved, NoCard):
+            raise
+        except ReaderError:
+            # the card answered nonsense about its count: the journal's mirror still counts
+            return None
 
     def _visual_locked(self) -> bool:
         try:
@@ -527,8 +543,13 @@ class DeskSession:
             return [flow.FaceAttempted(False, failures, f"{exc.title}: {exc}")]
         self.last_face = result
         self.capture_frame()
+        # on the card first: a card taken away now has counted nothing, and nothing is journalled
+        on_card = self._card_face_count(lambda store: store.record(fingerprint, result.accepted))
+        # the journal records every result: the history, and the mirror for a card that keeps no count
         state = self.log.face_result(fingerprint, result.accepted)
-        if state is not None:
+        if on_card is not None:
+            failures = on_card
+        elif state is not None:
             failures = state.consecutive_failures
         else:  # waiting in the outbox: counted as the journal will count it
             failures = 0 if result.accepted else failures + 1

@@ -42,3 +42,8 @@ class TrainingControls(Protocol):
     def reset_card(self, card: str) -> None:
         """A fresh card: its PIN counters back to the fixture's values."""
         ...
+
+    def release_face_lock(self, card: str) -> None:
+        """The municipality's window: the card's count of failed face authentications back to 0
+        (the lock after 10 lives on the card; no desk can release it)."""
+        ...

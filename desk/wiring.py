@@ -54,6 +54,7 @@ __all__ = [
     "UnknownReaderSpec",
     "open_desk",
     "card_front_reader",
+    "release_face_lock",
     "check_population",
     "training_config_path",
     "open_transport",
@@ -203,6 +204,25 @@ def open_transport(spec: ReaderSpec, sim_dir: Path | None = None) -> Transport:
 
     card = SimWorld(sim_dir).card(spec.name) if spec.name else None
     return SimTransport(card, name=str(spec))
+
+
+def release_face_lock(spec: ReaderSpec, sim_dir: Path | None = None) -> int:
+    """Training's municipality window: the virtual card's count of failed face authentications
+    back to 0. Returns the count it had. A real card's lock lives on the card and only the
+    municipality releases it: refused (UsageError)."""
+    if spec.kind != "sim" or not spec.name:
+        raise UsageError(
+            "顔認証のロック（10回連続の失敗）はカードに記録され、住民票のある市区町村の窓口でしか解除できません。"
+            "ここで解除できるのは訓練用の仮想カード（--reader sim:カード名）だけです。"
+        )
+    from sim.fixtures import load_card_fixture
+    from sim.world import SimWorld
+
+    load_card_fixture(spec.name)  # an unknown card: its own clear error
+    world = SimWorld(sim_dir)
+    before = world.face_failures(spec.name)
+    world.release_face_lock(spec.name)
+    return before
 
 
 # -- training -------------------------------------------------------------------------------------
@@ -366,6 +386,12 @@ def _assemble(
     )
     if check_b is not None:
         ports.check_b = check_b
+    if config.training:
+        # the count the virtual card carries, on whichever reader it lies (a real card in demo
+        # mode has none: the journal's mirror counts for it, as on a facility's desk)
+        from reader.face_counter import CardFaceCounter
+
+        ports.face_lock = CardFaceCounter(lambda: ports.transport)
     session = DeskSession(ports)
     try:
         # writes a previous run had to keep in the outbox go to the journal before anything new

@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa, utils
 
 from reader.apdu import SW, Command, Response
 from reader.errors import CardRemoved, NoCard
+from reader.face_counter import FACE_COUNTER_AID, FACE_COUNTER_INS, FaceCounterOp
 from reader.layout import AP, InputSupportEF, JpkiEF, SurfaceEF
 from reader.tlv import encode_tlv
 from reader.transport import PresenceCallback
@@ -25,7 +26,13 @@ from sim.card_state import CardStateStore
 from sim.fixtures import CardFixture, FaultsFixture, PinFixture
 from sim.jpki import SimJpkiCa
 
-__all__ = ["VirtualCard", "SimTransport"]
+__all__ = ["FACE_FAILURES_KEY", "VirtualCard", "SimTransport"]
+
+# The card's count of consecutive failed face authentications, kept with its PIN counters
+# (docs/face-lock.md: the real lock lives on the card). It stops at the lock, as a PIN's tries
+# stop at 0; only a success resets it, and the municipality releases it (SimWorld.release_face_lock).
+FACE_FAILURES_KEY = "face_failures"
+FACE_LOCK_AT = 10  # desk.models.FACE_LOCK_AFTER: the card's own threshold
 
 
 
@@ -157,7 +164,9 @@ class VirtualCard:
             )
         )
         surface.files[SurfaceEF.FRONT] = _Binary(_long_form(0xFF20, front), (SurfaceEF.CHECK_B, SurfaceEF.CHECK_A))
-        return {AP.JPKI.value: jpki, AP.INPUT_SUPPORT.value: support, AP.SURFACE.value: surface}
+        # the face-auth count's stand-in application (reader/face_counter.py): no files, one command
+        counter = _Application()
+        return {AP.JPKI.value: jpki, AP.INPUT_SUPPORT.value: support, AP.SURFACE.value: surface, FACE_COUNTER_AID: counter}
 
     def _build_phone(self) -> dict[bytes, _Application]:
         """A smartphone's JPKI application, the only one it carries (docs/smartphone.md §1-2)."""
@@ -194,6 +203,17 @@ class VirtualCard:
 
     def tries_left(self, key: str) -> int:
         return self._tries[key]
+
+    def face_failures(self) -> int:
+        """The consecutive failed face authentications the card holds now. Read from its state
+        each time: another object for the same card (another desk's process) may have counted."""
+        with self._lock:
+            stored = self.state.load(self.card_id).get(FACE_FAILURES_KEY)
+            return stored or 0  # a card never counted: none so far
+
+    def _set_face_failures(self, value: int) -> None:
+        if value != self.face_failures():
+            self.state.save(self.card_id, {**self._tries, FACE_FAILURES_KEY: value})
 
     def remove(self) -> None:
         with self._lock:
@@ -236,7 +256,9 @@ class VirtualCard:
             return Response.status(SW.WRONG_LENGTH)
         if cmd.cla not in (0x00, 0x80):
             return Response.status(SW.CLA_NOT_SUPPORTED)
-        handler = {0xA4: self._select, 0xB0: self._read_binary, 0x20: self._verify, 0x2A: self._sign}.get(cmd.ins)
+        handler = {
+            0xA4: self._select, 0xB0: self._read_binary, 0x20: self._verify, 0x2A: self._sign, FACE_COUNTER_INS: self._face_counter,
+        }.get(cmd.ins)
         if handler is None:
             return Response.status(SW.INS_NOT_SUPPORTED)
         return handler(cmd)
@@ -312,7 +334,22 @@ class VirtualCard:
     def _set_tries(self, key: str, value: int) -> None:
         if self._tries[key] != value:
             self._tries[key] = value
-            self.state.save(self.card_id, self._tries)
+            self.state.save(self.card_id, {**self._tries, FACE_FAILURES_KEY: self.face_failures()})
+
+    def _face_counter(self, cmd: Command) -> Response:
+        if self._ap != FACE_COUNTER_AID:
+            return Response.status(SW.INS_NOT_SUPPORTED)
+        if cmd.cla != 0x80 or cmd.p2 != 0x00 or cmd.data:
+            return Response.status(SW.WRONG_P1P2)
+        count = self.face_failures()
+        if cmd.p1 == FaceCounterOp.FAILED:
+            count = min(count + 1, FACE_LOCK_AT)
+        elif cmd.p1 == FaceCounterOp.SUCCEEDED:
+            count = count if count >= FACE_LOCK_AT else 0  # a lock is released by the municipality only
+        elif cmd.p1 != FaceCounterOp.READ:
+            return Response.status(SW.WRONG_P1P2)
+        self._set_face_failures(count)
+        return Response(bytes((count,)), SW.OK)
 
     def _sign(self, cmd: Command) -> Response:
         if cmd.cla != 0x80 or cmd.p1 != 0x00 or cmd.p2 != 0x80:

@@ -1,4 +1,5 @@
-"""Where a virtual card keeps what a real card keeps in its chip between sessions: PIN counters."""
+"""Where a virtual card keeps what a real card keeps in its chip between sessions: PIN counters
+and the count of consecutive failed face authentications (docs/face-lock.md)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ __all__ = ["CardStateStore"]
 
 
 class CardStateStore:
-    """Retry counters per card, one small JSON file per card, written atomically on each change.
+    """Retry counters (and the face-failure count) per card, one small JSON file per card, written
+    atomically on each change.
 
     `directory=None` keeps the counters in memory only (for throw-away cards in tests and fuzzing).
     """

@@ -69,3 +69,6 @@ class SimTraining:
 
     def reset_card(self, card: str) -> None:
         self.world.reset_card(card)
+
+    def release_face_lock(self, card: str) -> None:
+        self.world.release_face_lock(card)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from sim.card import VirtualCard
+from sim.card import FACE_FAILURES_KEY, VirtualCard
 from sim.card_state import CardStateStore
 from sim.fixtures import load_card_fixture
 from sim.jpki import SimJpkiCa
@@ -36,6 +36,19 @@ class SimWorld:
 
     def card(self, fixture: str) -> VirtualCard:
         return VirtualCard(load_card_fixture(fixture), self.ca, self.card_state)
+
+    def face_failures(self, fixture: str) -> int:
+        """The consecutive failed face authentications the card carries now."""
+        return self.card(fixture).face_failures()
+
+    def release_face_lock(self, fixture: str) -> None:
+        """What the municipality's window does for a card locked by 10 failed face authentications:
+        the card's count back to 0 (its PIN counters stay as they are). Never done by a desk."""
+        f = load_card_fixture(fixture)
+        card_id = f"{f.name}-{f.certificate.serial}"
+        counters = self.card_state.load(card_id)
+        if counters.pop(FACE_FAILURES_KEY, 0):
+            self.card_state.save(card_id, counters)
 
     def reset_card(self, fixture: str) -> None:
         """Put a card's PIN counters back to its fixture values (training: a fresh card)."""

@@ -1,9 +1,5 @@
-"""A throwaway PostgreSQL cluster for the journal's PostgreSQL half, made and removed by the tests.
-
-`initdb` in a temporary folder, `pg_ctl start` on 127.0.0.1 and a random port (password
-authentication over TCP, as a facility's desks use it; trust on the cluster's own unix socket for
-the tests' admin connection), stopped and removed at the end of the session. initdb refuses to run
-as root, so as root the cluster runs as the Debian package's `postgres` user (runuser).
+"""The throwaway PostgreSQL cluster (bench/pg_cluster.py) as pytest fixtures, for the journal's
+PostgreSQL half: one cluster per test session, a fresh database per test.
 
 Where it cannot run:
 - as root or with CI set, the PostgreSQL tests FAIL with the reason (CI must run them, not skip);
@@ -13,24 +9,15 @@ Where it cannot run:
 from __future__ import annotations
 
 import contextlib
-import os
-import pwd
 import secrets
-import shutil
-import socket
-import subprocess
-import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 
+from bench.pg_cluster import DESK_USER, PgCluster, PgUnavailable, throwaway_cluster
 from tests.pcsc_stack import STRICT
 
-__all__ = ["PgCluster", "pg_cluster", "pg_database"]
-
-DESK_USER = "desk"
+__all__ = ["DESK_USER", "PgCluster", "pg_cluster", "pg_database"]
 
 
 def _unavailable(reason: str) -> None:
@@ -39,131 +26,17 @@ def _unavailable(reason: str) -> None:
     pytest.skip(f"PostgreSQL unavailable: {reason}")
 
 
-def _bindir() -> Path | None:
-    """The server's programs: on PATH (initdb is not, on Debian), else the newest
-    /usr/lib/postgresql/<version>/bin."""
-    found = shutil.which("initdb")
-    if found and shutil.which("pg_ctl"):
-        return Path(found).resolve().parent
-    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parent.parent.name)
-                      if p.parent.parent.name.isdigit() else 0)
-    return versions[-1].parent if versions else None
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass
-class PgCluster:
-    bindir: Path
-    directory: Path
-    port: int
-    password: str = field(default_factory=lambda: secrets.token_urlsafe(18))
-    run_as: str | None = None  # the unprivileged user the server runs as (when the tests run as root)
-
-    @property
-    def data(self) -> Path:
-        return self.directory / "data"
-
-    def _run(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        command = [str(self.bindir / args[0]), *args[1:]]
-        if self.run_as is not None:
-            command = ["runuser", "-u", self.run_as, "--", *command]
-        return subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
-
-    def init(self) -> None:
-        result = self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth-local=trust",
-                           "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync")
-        if result.returncode != 0:
-            raise RuntimeError(f"initdb failed: {result.stderr.strip()[-500:]}")
-        with open(self.data / "postgresql.conf", "a", encoding="utf-8") as conf:
-            conf.write(
-                f"\nport = {self.port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{self.directory}'\n"
-                "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\nmax_connections = 60\n"
-                "shared_buffers = 16MB\n"
-            )
-
-    def start(self) -> None:
-        result = self._run("pg_ctl", "-D", str(self.data), "-l", str(self.directory / "server.log"), "-w", "-t", "60", "start")
-        if result.returncode != 0:
-            log = (self.directory / "server.log").read_text(errors="replace")[-800:] if (self.directory / "server.log").exists() else ""
-            raise RuntimeError(f"pg_ctl start failed: {result.stderr.strip()[-300:]} {log}")
-
-    def stop(self, mode: str = "fast") -> None:
-        self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "-t", "60", "stop")
-
-    def admin(self, dbname: str = "postgres") -> object:
-        import psycopg
-
-        return psycopg.connect(host=str(self.directory), port=self.port, user="postgres", dbname=dbname, autocommit=True)
-
-    def create_role(self) -> None:
-        with self.admin() as conn:  # type: ignore[attr-defined]
-            conn.execute(f"CREATE ROLE {DESK_USER} LOGIN PASSWORD '{self.password}'")
-
-    def create_database(self, name: str) -> None:
-        with self.admin() as conn:  # type: ignore[attr-defined]
-            conn.execute(f"CREATE DATABASE {name} OWNER {DESK_USER}")
-
-    def drop_database(self, name: str) -> None:
-        with self.admin() as conn:  # type: ignore[attr-defined]
-            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-
-    def settings(self, dbname: str, password_file: Path | None = None, **overrides: object) -> object:
-        from desk.journal.settings import PostgresSettings
-
-        return PostgresSettings(host="127.0.0.1", port=self.port, dbname=dbname, user=DESK_USER,
-                                password_file=password_file, connect_timeout_s=2, **overrides)
-
-    def password_file(self, folder: Path) -> Path:
-        path = folder / "db-password"
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as out:
-            out.write(self.password + "\n")
-        return path
-
-
 @pytest.fixture(scope="session")
 def pg_cluster() -> Iterator[PgCluster]:
+    cluster = throwaway_cluster()
     try:
-        import psycopg  # noqa: F401
-    except ImportError:
-        _unavailable("psycopg がありません（pip install 'psycopg[binary]'）")
-    bindir = _bindir()
-    if bindir is None:
-        _unavailable("initdb がありません（sudo apt-get install postgresql）")
-    assert bindir is not None
-    run_as = None
-    if os.geteuid() == 0:
-        try:
-            pwd.getpwnam("postgres")
-        except KeyError:
-            _unavailable("root では initdb を postgres ユーザーで動かしますが、そのユーザーがいません（apt-get install postgresql）")
-        if shutil.which("runuser") is None:
-            _unavailable("runuser がありません（util-linux）")
-        run_as = "postgres"
-    directory = Path(tempfile.mkdtemp(prefix="madoguchi-pg-"))
-    if run_as is not None:
-        entry = pwd.getpwnam(run_as)
-        os.chown(directory, entry.pw_uid, entry.pw_gid)
-    cluster = PgCluster(bindir, directory, _free_port(), run_as=run_as)
-    started = False
+        running = cluster.__enter__()
+    except PgUnavailable as exc:
+        _unavailable(str(exc))
     try:
-        try:
-            cluster.init()
-            cluster.start()
-            started = True
-            cluster.create_role()
-        except (RuntimeError, OSError, subprocess.TimeoutExpired) as exc:
-            _unavailable(str(exc))
-        yield cluster
+        yield running
     finally:
-        if started:
-            cluster.stop("immediate")
-        shutil.rmtree(directory, ignore_errors=True)
+        cluster.__exit__(None, None, None)
 
 
 @pytest.fixture

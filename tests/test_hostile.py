@@ -733,6 +733,7 @@ for _id, _setup in {
 }.items():
     case(f"pin-counter-{_id}", pin("9999"), {0, 1}, setup=_setup, check=no_tries_granted)
     case(f"pin-counter-{_id}-card-info", ("card", "info", "--json"), {0, 1}, setup=_setup, check=no_tries_granted)
+    case(f"pin-counter-{_id}-release-face-lock", ("card", "release-face-lock"), 1, setup=_setup, check=no_tries_granted)
 
 # lockouts on the real clock, not on --today (issue item 6)
 case("visual-lockout-today-moved", (*VISUAL, "--today", "2026-12-02"), 0, setup=wrong_visual(5), check=still_locked)
@@ -773,6 +774,14 @@ for _id, _reader in {
     case(f"card-info-reader-{_id}", ("card", "info", "--reader", _reader), 2, setup=setup)
 case("card-info-reader-bogus-json", ("card", "info", "--json", "--reader", "bogus"), 2)
 case("card-info-pcsc-absent", ("card", "info", "--reader", "pcsc:nonexistent-reader"), 1)
+
+# the training's municipality window: virtual cards only
+case("card-release-face-lock-fine", ("card", "release-face-lock"), 0)
+case("card-release-face-lock-pcsc", ("card", "release-face-lock", "--reader", "pcsc"), 2)
+case("card-release-face-lock-sim-nosuch", ("card", "release-face-lock", "--reader", "sim:nosuch"), 2)
+case("card-release-face-lock-sim-path", ("card", "release-face-lock", "--reader", "sim:../cards/adult"), 2)
+case("card-release-face-lock-bogus-reader", ("card", "release-face-lock", "--reader", "bogus"), 2)
+case("card-release-face-lock-sim-dir-is-file", ("card", "release-face-lock", "--sim-dir", "{file}"), 1)
 case("card-info-not-mynumber", ("card", "info", "--reader", "sim:not-mynumber"), 1)
 case("card-info-card-key-garbled", ("card", "info"), 1, setup=in_own_keys(write("{sim}/keys/cards/100001.pem", "garbled")))
 case("card-info-ca-key-garbled", ("card", "info"), 1, setup=in_own_keys(write("{sim}/keys/jpki-ca-key.pem", "garbled")))

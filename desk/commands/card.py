@@ -1,4 +1,5 @@
-"""`desk card info|photo`: read a card without asking for any PIN."""
+"""`desk card info|photo`: read a card without asking for any PIN; `desk card release-face-lock`:
+training's municipality window for a virtual card's face lock."""
 
 from __future__ import annotations
 
@@ -39,6 +40,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     photo.add_argument("--check-b", help="照合番号B（14桁）。シミュレータでは省略するとカード券面から読み取ります")
     photo.set_defaults(func=cmd_photo)
 
+    release = card_sub.add_parser(
+        "release-face-lock", help="訓練: 仮想カードの顔認証の連続失敗回数を0に戻す（実物のカードは市区町村窓口で解除）"
+    )
+    release.add_argument("--reader", default=None, help="sim:カード名（既定 sim:adult）")
+    release.add_argument("--sim-dir", type=Path, help="訓練用シミュレータの状態を置くディレクトリ")
+    release.set_defaults(func=cmd_release_face_lock)
+
 
 def _reader_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reader", default=None, help="sim:カード名（既定 sim:adult）または pcsc:リーダー名")
@@ -64,6 +72,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         try:
             info = card.read_info()
             atr = transport.atr
+            face_failures = _face_failures(args, transport)
         finally:
             transport.close()
     except StaffFacingError as exc:
@@ -90,6 +99,7 @@ def cmd_info(args: argparse.Namespace) -> int:
             "certificate": certificate,  # null: an Android phone opens it only after its PIN
             "pin_set": info.pin_tries_left is not None,
             "pin_tries_left": info.pin_tries_left,
+            "face_failures": face_failures,
         }
         print(json.dumps(out, ensure_ascii=False, indent=2))
         return 0
@@ -109,6 +119,27 @@ def cmd_info(args: argparse.Namespace) -> int:
         print(f"  有効期間      : {cert.not_before.astimezone(_JST).date()} 〜 {cert.expiry_date}")
     label = "スマホ用利用者証明用暗証番号" if info.device.is_phone else "利用者証明用暗証番号"
     print(f"{label}: {tries}")
+    if face_failures is not None:
+        print(f"顔認証の連続失敗: {face_failures}回（カードに記録）")
+    return 0
+
+
+def _face_failures(args: argparse.Namespace, transport: Transport) -> int | None:
+    """The count a virtual card carries; None for a real card (its count cannot be read: the
+    desk's journal keeps a mirror), whose reader is never sent the simulator's command."""
+    if not (args.reader or "sim").startswith("sim"):
+        return None
+    from reader.face_counter import CardFaceCounter
+
+    return CardFaceCounter(lambda: transport).consecutive_failures("")
+
+
+def cmd_release_face_lock(args: argparse.Namespace) -> int:
+    from desk.wiring import DEFAULT_SIM_CARD, ReaderSpec, release_face_lock
+
+    spec = ReaderSpec.parse(args.reader or f"sim:{DEFAULT_SIM_CARD}")
+    before = release_face_lock(spec, args.sim_dir)  # refusals reach desk.cli's guarded(): 2 for what was typed
+    print(f"仮想カード {spec.name} の顔認証の連続失敗回数を0に戻しました（市区町村窓口での解除にあたります。戻す前: {before}回）。")
     return 0
 
 

@@ -13,6 +13,7 @@ from desk.tui.widgets.checklist import StepChecklist, StepList
 from desk.tui.widgets.key_footer import KeyFooter
 from desk.tui.widgets.text import HangingText
 from desk.wiring import SIM_VISUAL_PASSWORD
+from reader.face_counter import CardFaceCounter
 from tests.tui.conftest import SIZE, confirm_by_pin_without_consent, enter_pin, press_and_settle, settle
 
 
@@ -251,9 +252,10 @@ async def test_card_front_typed_by_staff_where_the_reader_has_no_card_camera(mak
 async def test_face_failing_ten_times_locks_face(make_desk):
     desk = make_desk("adult", camera="other")
     fingerprint = desk.session.reception.certificate_fingerprint
-    # Nine failures already on record for this card: the tenth, made on screen, locks face auth.
+    # Nine failures the card already carries (made at other desks): the tenth, on screen, locks face auth.
+    on_card = CardFaceCounter(lambda: desk.controls.transport)
     for _ in range(FACE_LOCK_AFTER - 1):
-        desk.session.journal.record_face_failure(fingerprint)
+        on_card.record(fingerprint, False)
     desk.controls.place("adult")
     async with desk.app.run_test(size=SIZE) as pilot:
         await settle(pilot)
