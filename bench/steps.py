@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/steps.py [--patients N]
 
-Drives the headless reception screen as a receptionist does, N patients per path (暗証番号, 目視確認),
+Drives the headless reception screen as a receptionist does, N patients per path (暗証番号, 目視確認, 顔認証),
 on the simulated reader. For each step it takes the time of the key event and the time of the
 first frame whose pane is the next one, and prints the median and p90 per step with a breakdown:
 
@@ -108,32 +108,37 @@ class Steps:
         self.draw[step].append(draw)
 
 
-async def _measure(probe: Probe, steps: Steps, step: str, pane: str, act: Any, timeout: float = 20.0) -> None:
-    """Run `act` (press a key …) and wait for the first frame showing `pane`."""
+async def _measure(probe: Probe, steps: Steps, step: str, pane: str, act: Any, timeout: float = 20.0,
+                   then: tuple[str, str] | None = None) -> None:
+    """Run `act` (press a key …) and wait for the first frame showing `pane`; with `then` (a step
+    and its pane), also for the first frame of that pane after the same key (F2: the face pane at
+    once, then consent once the match is done)."""
     frames_before, calls_before, views_before = len(probe.frames), len(probe.calls), len(probe.views)
     start = time.perf_counter()
     await act()
     deadline = start + timeout
-    while True:
-        shown = [f for f in probe.frames[frames_before:] if f[1] == pane]
-        if shown:
-            break
-        if time.perf_counter() > deadline:
-            raise SystemExit(f"{step}: {pane} never shown (now {probe.pane()})")
-        await asyncio.sleep(0.001)
-    end = shown[0][0]
-    total = (end - start) * 1000
-    session = sum((b - a) * 1000 for a, b in probe.calls[calls_before:] if b <= end)
-    views = [v for v in probe.views[views_before:] if v <= end]
-    draw = (end - views[-1]) * 1000 if views else 0.0  # from the view taken to its first frame
-    steps.add(step, total, session, draw)
+    for name, wanted in [(step, pane)] + ([then] if then else []):
+        while True:
+            shown = [f for f in probe.frames[frames_before:] if f[1] == wanted]
+            if shown:
+                break
+            if time.perf_counter() > deadline:
+                raise SystemExit(f"{name}: {wanted} never shown (now {probe.pane()})")
+            await asyncio.sleep(0.001)
+        end = shown[0][0]
+        total = (end - start) * 1000
+        session = sum((b - a) * 1000 for a, b in probe.calls[calls_before:] if b <= end)
+        views = [v for v in probe.views[views_before:] if v <= end]
+        draw = (end - views[-1]) * 1000 if views else 0.0  # from the view taken to its first frame
+        steps.add(name, total, session, draw)
     await asyncio.sleep(0.15)  # let the surroundings settle before the next key, as a person would
 
 
 async def _run_path(base: Path, path: str, patients: int, steps: Steps) -> None:
     from desk.tui.app import make_app
 
-    desk = open_desk(DeskConfig(reader=ReaderSpec("sim", None), camera=None, sim_dir=base, today=REFERENCE_DATE))
+    camera = "holder" if path == "face" else None  # the simulated camera films the card's holder
+    desk = open_desk(DeskConfig(reader=ReaderSpec("sim", None), camera=camera, sim_dir=base, today=REFERENCE_DATE))
     session, controls = desk.session, desk.training
     assert controls is not None
     app = make_app(session, controls, picture_mode="halfcell", cursor_blink=False)
@@ -147,7 +152,10 @@ async def _run_path(base: Path, path: str, patients: int, steps: Steps) -> None:
                 controls.place("adult")
 
             await _measure(probe, steps, "card placed → method choice", "pane-choose", place)
-            if path == "pin":
+            if path == "face":
+                await _measure(probe, steps, "F2 → 顔認証 pane", "pane-face", lambda: pilot.press("f2"),
+                               then=("F2 → matched, consent (the face match)", "pane-consent"))
+            elif path == "pin":
                 await _measure(probe, steps, "F3 → PIN pad", "pane-pin", lambda: pilot.press("f3"))
                 await pilot.press(*"1234")
                 await _measure(probe, steps, "PIN Enter → consent", "pane-consent", lambda: pilot.press("enter"))
@@ -183,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     steps = Steps()
     with tempfile.TemporaryDirectory() as tmp:
-        for path in ("pin", "visual"):
+        for path in ("pin", "visual", "face"):
             asyncio.run(_run_path(Path(tmp) / path, path, args.patients, steps))
     print(f"key → first frame of the next pane, headless 110×36, {args.patients} patients per path (ms)")
     print("| step | median | p90 | session call (median) | draw (median) | hop (median) | n |")
@@ -191,11 +199,13 @@ def main(argv: list[str] | None = None) -> int:
     worst = 0.0
     for step, totals in steps.total.items():
         med, high = statistics.median(totals), p90(totals)
-        worst = max(worst, high)
+        if "face match" not in step:  # the matcher's own work, not a pane answering a key
+            worst = max(worst, high)
         session, draw = statistics.median(steps.session[step]), statistics.median(steps.draw[step])
         print(f"| {step} | {med:.0f} | {high:.0f} | {session:.0f} | {draw:.0f} | {max(0.0, med - session - draw):.0f} | {len(totals)} |")
     verdict = "met" if worst <= TARGET_P90_MS else "NOT met"
-    print(f"target: p90 ≤ {TARGET_P90_MS:.0f} ms for every step — {verdict} (worst p90 {worst:.0f} ms)")
+    print(f"target: p90 ≤ {TARGET_P90_MS:.0f} ms for every key → pane step — {verdict} (worst p90 {worst:.0f} ms);"
+          " the face match (camera + dlib in its child process, 2 cores, no GPU) is shown, not judged")
     return 0
 
 

@@ -693,3 +693,28 @@ async def test_phones_at_the_desk_android_with_its_pin_iphone_straight_to_consen
         assert pane(desk.app) == "pane-consent"
         await press_and_settle(pilot, "enter")
         assert desk.session.outcome.code == 1 and "端末の生体認証" in text(desk.app, "#result-details")
+
+
+@pytest.mark.parametrize(("key", "card", "wanted"), [("f4", "adult", "pane-visual"), ("f2", "adult", "pane-face")])
+async def test_the_method_key_shows_its_pane_before_the_card_and_camera_work(make_desk, key, card, wanted):
+    import threading
+
+    desk = make_desk(card)
+    release = threading.Event()
+    choose = desk.session.choose
+
+    def slow_choose(method):  # the card and camera work, held until the pane is checked
+        release.wait(5)
+        return choose(method)
+
+    desk.session.choose = slow_choose
+    async with desk.app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press(key)
+        await pilot.pause(0.1)
+        assert pane(desk.app) == wanted and desk.app.screen.busy  # the pane at once, the work under way
+        pictures = desk.app.screen.query(f"#{wanted} CellPicture")
+        assert all(p.image is None for p in pictures)  # blank boxes, never the last patient's
+        release.set()
+        await settle(pilot)
+        assert desk.session.reception.state.value in {"visual", "consent", "face", "choosing"}

@@ -317,6 +317,17 @@ class ReceptionScreen(Screen):
             AuthMethod.PIN: "暗証番号の入力を準備しています…",
             AuthMethod.VISUAL: "カードの顔写真とカメラの映像を読み込んでいます…",
         }[chosen]
+        if chosen in (AuthMethod.FACE, AuthMethod.VISUAL):
+            # The pane now, its pictures (and the face verdict) with the next view. The call starts
+            # once this frame is out: its card and camera work would hold the frame back.
+            if chosen is AuthMethod.FACE:
+                self.query_one(FacePanel).show_pending(self.view.face_failures)
+            else:
+                self.query_one(VisualPanel).show_pending()
+            self.query_one("#main", ContentSwitcher).current = "pane-face" if chosen is AuthMethod.FACE else "pane-visual"
+            self._set_busy(label)
+            self.set_timer(_SECOND_FRAME_AFTER, lambda: self.run_call(label, lambda: self.session.choose(chosen)))
+            return
         self.run_call(label, lambda: self.session.choose(chosen))
 
     def action_next_patient(self) -> None:

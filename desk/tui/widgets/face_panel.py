@@ -47,6 +47,18 @@ class FacePanel(Vertical):
         verdict.set_class(view.face_accepted is False, "-bad")
         self.query_one("#face-retry", Button).display = can_retry
 
+    def show_pending(self, failures: int) -> None:
+        """F2 pressed: this pane at once, while the worker films and matches (a quarter of a second
+        and more on 2 cores); never the last patient's pictures or verdict."""
+        for picture in self.query(Picture):
+            picture.show(None, pending=True)
+        set_text(self.query_one("#face-distance", Static), "距離: —")
+        set_text(self.query_one("#face-failures", Static), f"連続失敗: {failures} / {FACE_LOCK_AFTER}")
+        verdict = self.query_one("#face-verdict", Static)
+        set_text(verdict, "カメラで顔を照合しています…（カメラを見てもらってください）")
+        verdict.remove_class("-ok", "-bad")
+        self.query_one("#face-retry", Button).display = False
+
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
         self.post_message(self.Retry())
