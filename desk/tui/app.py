@@ -11,6 +11,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from desk.flow import State
+from desk.lanes import Lane, Lanes
 from desk.session import DeskSession
 from desk.training import TrainingControls
 from desk.tui.runtime import DeskRuntime, settle_heap
@@ -53,6 +54,7 @@ class DeskApp(App):
         picture_mode: str = "auto",
         cursor_blink: bool = True,
         live_frames: float | None = None,
+        lanes: Lanes | None = None,
     ) -> None:
         """`training`: the simulated world's controls on a training desk (None on a real desk).
 
@@ -62,8 +64,10 @@ class DeskApp(App):
         "halfcell" (always half-blocks: deterministic, for tests and screenshots).
         `cursor_blink`: False for tests and screenshots (steady renders).
         `live_frames`: seconds between camera frames on the 目視 screen (None: only on request).
+        `lanes`: every reader's lane (desk/lanes.py); None or one lane: the desk as it always was.
         """
         super().__init__()
+        self.lanes = lanes if lanes is not None else Lanes([Lane(0, session.ports.transport.name, session, training)])
         self.session = session
         self.controls = training
         self.picture_mode = picture_mode
