@@ -467,7 +467,8 @@ def _assemble(
             session = DeskSession(ports)
             if index == 0:
                 _start_up(session, journal, results, facility)
-            lanes.append(Lane(index, devices.transport.name, session))
+            # staff know a PC/SC reader by its name ("Virtual PCD 00 01"), the kind is the same for all
+            lanes.append(Lane(index, devices.transport.name.removeprefix("pcsc:"), session))
         desk = Desk(lanes[0].session, face_engine=face_engine, lanes=Lanes(lanes))
     except BaseException:
         close_all(closers)  # a desk that cannot start holds nothing open
