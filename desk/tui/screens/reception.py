@@ -260,7 +260,9 @@ class ReceptionScreen(Screen):
             except Exception as exc:  # anything a call raises reaches the staff as a dialog
                 self.post_message(self._failed(lane, exc))
             try:
-                view = take_view(session)
+                # a lane not on screen gets no pictures: making them is ~20 ms of Python per view,
+                # taken from the lanes that are working; its view is taken again when shown
+                view = take_view(session, with_pictures=lane == self.active_lane)
             except Exception as exc:
                 self.post_message(self._failed(lane, exc))
                 view = calls.view
@@ -359,6 +361,10 @@ class ReceptionScreen(Screen):
         self._show_lane_cell(index)
         if not self._warming:
             self._show(calls.view)
+        if calls.view.state not in (State.IDLE, State.READING):
+            # its views came without pictures while it was in the background: the card photo
+            # and the camera frame follow in a fresh view (after any call the lane is running)
+            self.run_call_on(index, calls.label, lambda: None)
 
     def _show_lane_bar(self) -> None:
         for lane in self._lanes:
