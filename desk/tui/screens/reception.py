@@ -365,6 +365,7 @@ class ReceptionScreen(Screen):
             # its views came without pictures while it was in the background: the card photo
             # and the camera frame follow in a fresh view (after any call the lane is running)
             self.run_call_on(index, calls.label, lambda: None)
+        self.refresh_bindings()  # the keys of the lane now on screen (its second frame may wait for a call)
 
     def _show_lane_bar(self) -> None:
         for lane in self._lanes:
