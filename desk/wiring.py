@@ -3,6 +3,7 @@ system, journal and result folder a desk uses.
 
     open_desk(DeskConfig())                                   training: everything simulated
     open_desk(DeskConfig(reader=ReaderSpec.parse("pcsc")))    a real desk on the facility config
+    open_desk(DeskConfig(reader=…, more_readers=(…,)))        several readers: one lane each (desk/lanes.py)
 
 A **training desk** (`sim` reader, or any reader with `demo`) keeps all its state — virtual cards'
 counters, the simulated JPKI CA, its own facility config, journal and result folder — under the
@@ -18,6 +19,7 @@ both sim and reader.pcsc, lazily, so `desk` starts fast.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +29,8 @@ from desk.attestation import ReaderAttestor
 from desk.export import ResultExporter, tidy_results
 from desk.facility import FacilityCategory, FacilityConfig, load_config, save_config, with_visual_password
 from desk.journal.settings import SqliteSettings, open_store
+from desk.journal.store import JournalStore
+from desk.lanes import Lane, Lanes
 from desk.outbox import Outbox
 from desk.ports import JST, DeskPorts, japan_now
 from desk.results import deliver_owed
@@ -72,16 +76,43 @@ class UnknownReaderSpec(UsageError):
     title = "カードリーダーの指定が不正です"
 
 
+# A comma starts the next reader only where a kind follows it: a PC/SC reader's name may hold commas.
+_NEXT_SPEC = re.compile(r",(?=(?:sim|pcsc|none)(?::|,|$))")
+ALL_PCSC_READERS = "*"  # pcsc:* — every reader pcscd knows when the desk starts
+
+
 @dataclass(frozen=True)
 class ReaderSpec:
-    """`sim[:CARD]` (the simulated reader, with that fixture card placed) or `pcsc[:READER NAME]`."""
+    """`sim[:CARD]` (the simulated reader, with that fixture card placed), `pcsc[:READER NAME]`, or
+    `pcsc:*` (every PC/SC reader, one lane each)."""
 
     kind: Literal["sim", "pcsc", "none"]
     name: str | None = None
 
     @classmethod
+    def parse_many(cls, texts: list[str] | str | None) -> list[ReaderSpec]:
+        """Several readers: `--reader` given more than once, each value possibly a comma-separated
+        list (`sim:adult,sim:child-5`). All of one kind: lanes share one world, training or real."""
+        if texts is None or isinstance(texts, str):
+            texts = [texts or "sim"]
+        specs = [cls.parse(part) for text in texts for part in _NEXT_SPEC.split(text or "sim")]
+        kinds = {spec.kind for spec in specs}
+        if len(kinds) > 1:
+            raise UnknownReaderSpec(
+                "--reader に sim と pcsc（または none）を混ぜることはできません。訓練用のリーダーか実機のリーダーの"
+                f"どちらかに揃えてください（指定値: {', '.join(map(str, specs))}）。"
+            )
+        if len(specs) > 1 and kinds == {"none"}:
+            raise UnknownReaderSpec("--reader none は1つだけ指定できます。")
+        if len(specs) > 1 and any(spec.name == ALL_PCSC_READERS for spec in specs):
+            raise UnknownReaderSpec("--reader pcsc:* はすべてのリーダーを使います。ほかのリーダーと一緒には指定できません。")
+        return specs
+
+    @classmethod
     def parse(cls, text: str | None) -> ReaderSpec:
         kind, _, name = (text or "sim").partition(":")
+        if kind == "sim" and name == ALL_PCSC_READERS:
+            raise UnknownReaderSpec("sim:* は使えません。訓練用のリーダーは sim:カード名 を並べて指定してください（例: sim:adult,sim:child-5）。")
         if kind == "sim":
             return cls("sim", name or None)
         if kind == "pcsc":
@@ -112,21 +143,42 @@ class DeskConfig:
     population: Path | None = None  # the simulated central system's population file
     # Match faces in a child process (the screen: dlib holds the GIL and would freeze it).
     face_in_child_process: bool = False
+    # Further readers, one lane each after the first (`reader`); of the same kind as `reader`.
+    more_readers: tuple[ReaderSpec, ...] = ()
+    # Their cameras, in the same order; a lane without one has no 顔認証. Missing: a simulated
+    # lane films its card's holder like the first; a PC/SC lane has none (one webcam, one lane).
+    more_cameras: tuple[str | None, ...] = ()
 
     @property
     def training(self) -> bool:
         return self.reader.kind == "sim" or self.demo
 
+    @property
+    def readers(self) -> tuple[ReaderSpec, ...]:
+        return (self.reader, *self.more_readers)
+
+    def camera_of(self, lane: int) -> str | None:
+        if lane == 0:
+            return self.camera
+        if lane - 1 < len(self.more_cameras):
+            return self.more_cameras[lane - 1]
+        return self.camera if self.reader.kind == "sim" else None
+
 
 @dataclass
 class Desk:
-    """One assembled desk: the session, the training controls (None on a real desk), and the face
-    engine running in a child process, if any (the screen starts and stops it)."""
+    """One assembled desk: the first lane's session and training controls (None on a real desk),
+    every lane (one per reader; desk/lanes.py), and the face engine running in a child process,
+    if any (the screen starts and stops it; the lanes share it)."""
 
     session: DeskSession
     training: TrainingControls | None = None
     face_engine: ProcessFaceMatcher | None = None
     _closers: list[Callable[[], None]] = field(default_factory=list)
+    lanes: Lanes | None = None  # set by the assembly; None only for a Desk built by hand
+
+    def all_lanes(self) -> Lanes:
+        return self.lanes if self.lanes is not None else Lanes([Lane(0, "1", self.session, self.training)])
 
     def close(self) -> None:
         close_all(self._closers)
@@ -250,26 +302,32 @@ def _training_desk(config: DeskConfig) -> Desk:
     )
     central.set_mode(config.central_mode)
     facility = _training_facility(directory)
-    transport: Transport
-    camera: Camera | None = None
-    sim_transport: SimTransport | None = None
+    readers: list[_LaneDevices] = []
     if config.reader.kind == "sim":
-        if config.reader.name:
-            load_card_fixture(config.reader.name)  # a clear error for an unknown card before anything starts
-        transport = sim_transport = SimTransport(name="sim")
-        if config.camera is not None:
-            camera = CardHolderCamera(sim_transport, config.camera)
+        for index, spec in enumerate(config.readers):
+            if spec.name:
+                load_card_fixture(spec.name)  # a clear error for an unknown card before anything starts
+            # the first simulated reader keeps its name "sim" (screens and records have always said so)
+            sim_transport = SimTransport(name="sim" if index == 0 else f"sim-{index + 1}")
+            scenario = config.camera_of(index)
+            camera = CardHolderCamera(sim_transport, scenario) if scenario is not None else None
+            readers.append(_LaneDevices(sim_transport, camera, card_front_reader(sim_transport), spec.name))
     else:
-        transport = _pcsc(config.reader)
-        camera = _webcam(config.camera)
-    desk = _assemble(config, transport, camera, central, attestor, facility, clock, check_b=card_front_reader(sim_transport))
-    if sim_transport is not None:
-        training = SimTraining(world, sim_transport, central, camera if isinstance(camera, CardHolderCamera) else None)
-        desk.training = training
-        # Headless until a screen takes over the watch: a placed card is read at once.
-        desk.session.watch_cards()
-        if config.reader.name:
-            training.place(config.reader.name)
+        readers = [_LaneDevices(_pcsc(spec), _webcam(config.camera_of(i))) for i, spec in enumerate(_pcsc_specs(config))]
+    desk = _assemble(config, readers, central, attestor, facility, clock)
+    if config.reader.kind == "sim":
+        lanes = []
+        for lane, devices in zip(desk.all_lanes(), readers, strict=True):
+            assert isinstance(devices.transport, SimTransport)
+            holder = devices.camera if isinstance(devices.camera, CardHolderCamera) else None
+            training = SimTraining(world, devices.transport, central, holder)
+            lanes.append(Lane(lane.index, lane.label, lane.session, training))
+            # Headless until a screen takes over the watch: a placed card is read at once.
+            lane.session.watch_cards()
+            if devices.card:
+                training.place(devices.card)
+        desk.lanes = Lanes(lanes)
+        desk.training = lanes[0].training
     return desk
 
 
@@ -310,8 +368,11 @@ def _facility_desk(config: DeskConfig) -> Desk:
     facility = load_config(config.facility_config)
     attestor = ReaderAttestor(facility.desk_dir / "terminal-key.pem")
     central = facility_central(facility, attestor.public_key)
-    transport: Transport = NoCardReader() if config.reader.kind == "none" else _pcsc(config.reader)
-    return _assemble(config, transport, _webcam(config.camera), central, attestor, facility, japan_now, check_b=None)
+    if config.reader.kind == "none":
+        readers = [_LaneDevices(NoCardReader(), _webcam(config.camera))]
+    else:
+        readers = [_LaneDevices(_pcsc(spec), _webcam(config.camera_of(i))) for i, spec in enumerate(_pcsc_specs(config))]
+    return _assemble(config, readers, central, attestor, facility, japan_now)
 
 
 def facility_central(facility: FacilityConfig, terminal_public_key: object = None) -> CentralSystem:
@@ -341,6 +402,19 @@ def _pcsc(spec: ReaderSpec) -> Transport:
     return PcscTransport(spec.name)
 
 
+def _pcsc_specs(config: DeskConfig) -> tuple[ReaderSpec, ...]:
+    """The PC/SC readers of the lanes: `pcsc:*` is every reader pcscd knows now, by its full name."""
+    if config.reader.name != ALL_PCSC_READERS:
+        return config.readers
+    from reader.errors import NoReader
+    from reader.pcsc import list_readers
+
+    names = [status.name for status in list_readers()]  # PcscUnavailable: no pcscd, said as such
+    if not names:
+        raise NoReader("カードリーダーが接続されていません。USBケーブルを確認して、リーダーを挿し直してください。")
+    return tuple(ReaderSpec("pcsc", name) for name in names)
+
+
 def _webcam(camera: str | None) -> Camera | None:
     if camera is None:
         return None
@@ -352,63 +426,103 @@ def _webcam(camera: str | None) -> Camera | None:
 # -- both -----------------------------------------------------------------------------------------
 
 
+@dataclass
+class _LaneDevices:
+    """What one lane has of its own: its reader, its camera, what reads its card front, and the
+    fixture card placed at start (simulated readers)."""
+
+    transport: Transport
+    camera: Camera | None = None
+    check_b: Callable[[], str | None] | None = None
+    card: str | None = None
+
+
 def _assemble(
     config: DeskConfig,
-    transport: Transport,
-    camera: Camera | None,
+    readers: list[_LaneDevices],
     central: CentralSystem,
     attestor: ReaderAttestor,
     facility: FacilityConfig,
     clock: Callable[[], dt.datetime],
-    *,
-    check_b: Callable[[], str | None] | None,
 ) -> Desk:
-    matcher: FaceMatcher | None = None
+    """One session per reader. Shared by the lanes: the facility config, the central system (the
+    simulator locks only its nonce tables, never across a query), the terminal key, the result
+    folder, the outbox (its own lock, and a file lock across processes) and the face engine: one
+    child process, because two would only fight for the 2 cores of a desk PC and hold dlib's models
+    twice — a lane's face match waits while another lane's runs (bench/lanes.py measures it), and
+    nothing else does. Each lane opens its own journal connection: the journal serialises its
+    callers with a lock held across a write's busy wait (up to 5 s on a locked SQLite file), which
+    must not hold the other lane's card read."""
     face_engine: ProcessFaceMatcher | None = None
-    if camera is not None:
-        if config.face_in_child_process:
-            from reader.face_process import ProcessFaceMatcher
+    if config.face_in_child_process and any(devices.camera is not None for devices in readers):
+        from reader.face_process import ProcessFaceMatcher
 
-            matcher = face_engine = ProcessFaceMatcher()
-        else:
-            from reader.face import DlibFaceMatcher
-
-            matcher = DlibFaceMatcher()
-    journal = open_store(facility.journal)  # this desk's SQLite file, or the facility's PostgreSQL
+        face_engine = ProcessFaceMatcher()
     # with a 資格確認端末's folders, card confirmations also go to its face/ as the reader's would
     exchange = facility.central.folder if facility.central.kind == "reqres" else None
     results = ResultExporter(facility.res_dir, face_dir=exchange / "face" if exchange is not None else None)
-    ports = DeskPorts(
-        transport=transport, central=central, attestor=attestor, journal=journal,
-        facility=facility, camera=camera, matcher=matcher, clock=clock,
-        results=results,
-        outbox=Outbox(facility.outbox_path),  # local to the desk, whichever journal it waits for
-    )
-    if check_b is not None:
-        ports.check_b = check_b
-    if config.training:
-        # the count the virtual card carries, on whichever reader it lies (a real card in demo
-        # mode has none: the journal's mirror counts for it, as on a facility's desk)
-        from reader.face_counter import CardFaceCounter
-
-        ports.face_lock = CardFaceCounter(lambda: ports.transport)
-    session = DeskSession(ports)
+    outbox = Outbox(facility.outbox_path)  # local to the desk, whichever journal it waits for
+    desk: Desk | None = None
+    closers: list[Callable[[], None]] = []
+    lanes: list[Lane] = []
     try:
-        # writes a previous run had to keep in the outbox go to the journal before anything new
-        waiting = len(ports.outbox.pending()) if ports.outbox is not None else 0
-        session.recorder.flush()
-        session.started.outbox_written = waiting - session.recorder.waiting
-        session.started.tidied = tidy_results(facility.res_dir, keep_days=facility.res_retention_days)
-        # answers recorded by an earlier run whose files never reached the folder (a crash, a full disk)
-        session.started.owed_files_written = deliver_owed(journal, results)
+        for index, devices in enumerate(readers):
+            journal = open_store(facility.journal)  # this desk's SQLite file, or the facility's PostgreSQL
+            closers.append(journal.close)
+            matcher: FaceMatcher | None = None
+            if devices.camera is not None:
+                if face_engine is not None:
+                    matcher = face_engine
+                else:
+                    from reader.face import DlibFaceMatcher
+
+                    matcher = DlibFaceMatcher()
+            ports = DeskPorts(
+                transport=devices.transport, central=central, attestor=attestor, journal=journal,
+                facility=facility, camera=devices.camera, matcher=matcher, clock=clock,
+                results=results, outbox=outbox,
+            )
+            if devices.check_b is not None:
+                ports.check_b = devices.check_b
+            if config.training:
+                # the count the virtual card carries, on whichever reader it lies (a real card in demo
+                # mode has none: the journal's mirror counts for it, as on a facility's desk)
+                from reader.face_counter import CardFaceCounter
+
+                ports.face_lock = CardFaceCounter(_transport_of(ports))
+            session = DeskSession(ports)
+            if index == 0:
+                _start_up(session, journal, results, facility)
+            # staff know a PC/SC reader by its name ("Virtual PCD 00 01"), the kind is the same for all
+            lanes.append(Lane(index, devices.transport.name.removeprefix("pcsc:"), session))
+        desk = Desk(lanes[0].session, face_engine=face_engine, lanes=Lanes(lanes))
     except BaseException:
-        journal.close()  # a desk that cannot start holds nothing open
+        close_all(closers)  # a desk that cannot start holds nothing open
         raise
-    desk = Desk(session, face_engine=face_engine)
-    desk._closers += [transport.close, journal.close]
-    if camera is not None:
-        desk._closers.append(camera.close)
+    for devices in readers:
+        desk._closers.append(devices.transport.close)
+    desk._closers += closers
+    for devices in readers:
+        if devices.camera is not None:
+            desk._closers.append(devices.camera.close)
     return desk
+
+
+def _transport_of(ports: DeskPorts) -> Callable[[], Transport]:
+    """The lane's transport as it is when asked (a test or a tracer may swap it)."""
+    return lambda: ports.transport
+
+
+def _start_up(session: DeskSession, journal: JournalStore, results: ResultExporter, facility: FacilityConfig) -> None:
+    """Put right what an earlier run left, once per desk (on its first lane's session)."""
+    ports = session.ports
+    # writes a previous run had to keep in the outbox go to the journal before anything new
+    waiting = len(ports.outbox.pending()) if ports.outbox is not None else 0
+    session.recorder.flush()
+    session.started.outbox_written = waiting - session.recorder.waiting
+    session.started.tidied = tidy_results(facility.res_dir, keep_days=facility.res_retention_days)
+    # answers recorded by an earlier run whose files never reached the folder (a crash, a full disk)
+    session.started.owed_files_written = deliver_owed(journal, results)
 
 
 def _clock(today: dt.date | None) -> Callable[[], dt.datetime]:

@@ -1,4 +1,4 @@
-"""A real pcscd with our virtual card on vpcd's first slot, for CI, benches and trying things by hand.
+"""A real pcscd with our virtual cards on vpcd's two slots, for CI, benches and trying things by hand.
 
 There is no systemd in CI: `PcscdProcess` starts `pcscd --foreground` itself and stops it by its
 PID. If a pcscd is already running (a developer's, with Debian's vpcd config loaded) it is used
@@ -20,7 +20,7 @@ from pathlib import Path
 
 from reader.errors import ReaderError
 from sim.card import VirtualCard
-from sim.vpcd import VPCD_PORT, VpcdCardServer
+from sim.vpcd import VPCD_PORT, VPCD_READER, VPCD_SECOND_READER, VpcdCardServer
 
 __all__ = [
     "PCSCD_SOCKET",
@@ -169,11 +169,13 @@ def _wait_for_listener(port: int, timeout: float = 5.0) -> None:
 
 
 class VirtualReaderStack:
-    """pcscd (started here unless one is running) and a card server on vpcd's first slot."""
+    """pcscd (started here unless one is running) and a card server on each of vpcd's two slots:
+    `server` for "Virtual PCD 00 00", `second` for "Virtual PCD 00 01" (a desk with two readers)."""
 
     def __init__(self, log_dir: Path, port: int = VPCD_PORT) -> None:
         self.log_dir = log_dir
         self.server = VpcdCardServer(port=port)
+        self.second = VpcdCardServer(port=port + 1)
         self.pcscd: PcscdProcess | None = None  # None: a pcscd that is not ours (or none yet)
         self.startup_seconds: float | None = None
 
@@ -195,12 +197,21 @@ class VirtualReaderStack:
     def remove(self) -> None:
         self.server.remove()
 
+    def server_for(self, reader: str) -> VpcdCardServer:
+        """The card server of vpcd's reader `reader` (its first or second slot)."""
+        if reader == VPCD_READER:
+            return self.server
+        if reader == VPCD_SECOND_READER:
+            return self.second
+        raise PcscdUnavailable(f"vpcd のリーダーは「{VPCD_READER}」と「{VPCD_SECOND_READER}」だけです（指定: {reader}）。")
+
     def stop_pcscd(self) -> None:
         """Stop our pcscd (to test what the desk sees then). The card connection drops with it."""
         if self.pcscd is None:
             raise PcscdUnavailable("この pcscd はテストが起動したものではないので止めません。")
         self.pcscd.stop()
         self.server.remove()
+        self.second.remove()
 
     def start_pcscd(self) -> None:
         if self.pcscd is None:
@@ -210,6 +221,7 @@ class VirtualReaderStack:
 
     def stop(self) -> None:
         self.server.remove()
+        self.second.remove()
         if self.pcscd is not None:
             self.pcscd.stop()
             self.pcscd = None

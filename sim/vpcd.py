@@ -27,10 +27,13 @@ import time
 from reader.errors import ReaderError
 from sim.card import VirtualCard
 
-__all__ = ["VpcdCardServer", "VpcdUnavailable", "VPCD_PORT", "VPCD_READER"]
+__all__ = ["VpcdCardServer", "VpcdUnavailable", "VPCD_PORT", "VPCD_READER", "VPCD_SECOND_PORT", "VPCD_SECOND_READER"]
 
 VPCD_PORT = 35963  # Debian's /etc/reader.conf.d/vpcd: CHANNELID 0x8C7B
 VPCD_READER = "Virtual PCD 00 00"  # the reader pcscd shows for that port
+# vpcd's second slot of the same config: the next port, the next reader (a desk with two readers)
+VPCD_SECOND_PORT = VPCD_PORT + 1
+VPCD_SECOND_READER = "Virtual PCD 00 01"
 
 _POWER_OFF, _POWER_ON, _RESET, _GET_ATR = 0x00, 0x01, 0x02, 0x04
 _QUICKACK = getattr(socket, "TCP_QUICKACK", None)  # Linux only; elsewhere the delay stays

@@ -52,19 +52,20 @@ def pcsc_stack(sim_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
             stack.stop()
 
 
-def place_card(stack: VirtualReaderStack, card: VirtualCard) -> None:
-    """Put `card` on "Virtual PCD 00 00" and return once pcscd reports it present."""
+def place_card(stack: VirtualReaderStack, card: VirtualCard, reader: str = VPCD_READER) -> None:
+    """Put `card` on `reader` ("Virtual PCD 00 00", or "… 00 01") and return once pcscd reports it present."""
     from reader.pcsc import PcscTransport
 
-    probe = PcscTransport(VPCD_READER)
+    server = stack.server_for(reader)
+    probe = PcscTransport(reader)
     try:
-        if not stack.server.connected:
+        if not server.connected:
             # pcscd must see the slot empty before a new card connects, or it would take the
             # new connection for the old card and never report the exchange.
             probe.wait_for_removal(_CARD_TIMEOUT)
-        stack.insert(card)
+        server.insert(card)
         if not probe.wait_for_card(_CARD_TIMEOUT):
-            pytest.fail(f"pcscd did not see the virtual card within {_CARD_TIMEOUT} s")
+            pytest.fail(f"pcscd did not see the virtual card on {reader} within {_CARD_TIMEOUT} s")
     finally:
         probe.close()
 

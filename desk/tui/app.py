@@ -4,6 +4,7 @@ CLI, the training mode and the tests use; desk/wiring.py assembles what it is gi
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any, Protocol
 
 from textual.app import App, SystemCommand
@@ -11,6 +12,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from desk.flow import State
+from desk.lanes import Lane, Lanes
 from desk.session import DeskSession
 from desk.training import TrainingControls
 from desk.tui.runtime import DeskRuntime, settle_heap
@@ -53,6 +55,7 @@ class DeskApp(App):
         picture_mode: str = "auto",
         cursor_blink: bool = True,
         live_frames: float | None = None,
+        lanes: Lanes | None = None,
     ) -> None:
         """`training`: the simulated world's controls on a training desk (None on a real desk).
 
@@ -62,10 +65,11 @@ class DeskApp(App):
         "halfcell" (always half-blocks: deterministic, for tests and screenshots).
         `cursor_blink`: False for tests and screenshots (steady renders).
         `live_frames`: seconds between camera frames on the 目視 screen (None: only on request).
+        `lanes`: every reader's lane (desk/lanes.py); None or one lane: the desk as it always was.
         """
         super().__init__()
-        self.session = session
-        self.controls = training
+        self.lanes = lanes if lanes is not None else Lanes([Lane(0, session.ports.transport.name, session, training)])
+        self.active_lane = 0  # the lane on screen; the reception screen switches it
         self.picture_mode = picture_mode
         self.cursor_blink = cursor_blink
         self.live_frames = live_frames
@@ -73,13 +77,31 @@ class DeskApp(App):
         self.last_numbers_outcome: Any = None
         self._central_mode = "ok"
         self._camera_scenario: str | None = training.camera_scenario if training is not None else None
-        self._last_card = (training.current_card() if training is not None else None) or "adult"  # F11 puts it back
+        # F11 puts the lane's last card back
+        self._last_cards = {
+            lane.index: (lane.training.current_card() if lane.training is not None else None) or "adult" for lane in self.lanes
+        }
         self._face_child = face_engine
         self._runtime = DeskRuntime()
 
     @property
+    def session(self) -> DeskSession:
+        """The session of the lane on screen (the other screens act on it: 番号照会, 申立書 …)."""
+        return self.lanes[self.active_lane].session
+
+    @property
+    def controls(self) -> TrainingControls | None:
+        """The simulated reader of the lane on screen (training desks)."""
+        return self.lanes[self.active_lane].training
+
+    @controls.setter
+    def controls(self, training: TrainingControls | None) -> None:
+        # a desk without the simulator's controls on that lane (tests: what `--reader pcsc` builds)
+        self.lanes = Lanes([replace(lane, training=training) if lane.index == self.active_lane else lane for lane in self.lanes])
+
+    @property
     def training(self) -> bool:
-        return self.controls is not None
+        return self.lanes[0].training is not None
 
     def on_mount(self) -> None:
         self._runtime.start()
@@ -162,19 +184,20 @@ class DeskApp(App):
             return
         current = self.controls.current_card()
         if current is not None:
-            self._last_card = current
+            self._last_cards[self.active_lane] = current
             self.action_pull_card()
             return
-        self._apply_training(TrainingChoice("place", self._last_card, self._camera_scenario, self._central_mode))
+        last = self._last_cards.get(self.active_lane, "adult")
+        self._apply_training(TrainingChoice("place", last, self._camera_scenario, self._central_mode))
 
     def action_next_card(self) -> None:
         """Training, one key: the next fixture card onto the reader (in the picker's order)."""
         if self.controls is None or not self._from_reception():
             return
         names = [name for name, _ in self.controls.cards()]
-        current = self.controls.current_card() or self._last_card
+        current = self.controls.current_card() or self._last_cards.get(self.active_lane, "adult")
         following = names[(names.index(current) + 1) % len(names)] if current in names else names[0]
-        self._last_card = following
+        self._last_cards[self.active_lane] = following
         self._apply_training(TrainingChoice("place", following, self._camera_scenario, self._central_mode))
 
     def _apply_training(self, choice: TrainingChoice | None) -> None:

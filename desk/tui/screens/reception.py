@@ -3,6 +3,11 @@
 Thin by design: every session call runs in a thread worker (the session serialises them), the
 worker posts `SessionChanged` with a fresh `DeskView` (a later call's view is newer), and
 `_show` puts that view on the widgets. Widgets talk back only through their own messages.
+
+With several readers (desk/lanes.py) each lane has its own chain of calls, so a patient at one
+reader typing a PIN never holds the card read, face match or query of another; the panes show the
+active lane, a background lane's views only update its cell of the lane bar, and Ctrl+←/→ or
+Alt+1…9 switch lanes. With one reader there is no lane bar and nothing else changes.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -31,6 +37,7 @@ from desk.tui.widgets.checklist import StepChecklist, StepList
 from desk.tui.widgets.consent_panel import ConsentPanel
 from desk.tui.widgets.face_panel import FacePanel
 from desk.tui.widgets.key_footer import KeyFooter
+from desk.tui.widgets.lane_bar import LaneBar
 from desk.tui.widgets.method_picker import MethodPicker
 from desk.tui.widgets.pin_pad import PinPad
 from desk.tui.widgets.result_banner import ResultBanner
@@ -59,6 +66,18 @@ _CARD_TEXT = {
 }
 
 
+@dataclass
+class _LaneCalls:
+    """One lane's chain of session calls and what the screen last heard from it."""
+
+    view: DeskView = field(default_factory=DeskView)
+    label: str = ""  # what its running call does ("" when none)
+    issued: int = 0  # session calls made (UI thread only)
+    finished: int = 0  # the last one finished (worker threads, under turn)
+    turn: threading.Condition = field(default_factory=threading.Condition)
+    result_waiting: bool = False  # a result came while another lane was on screen
+
+
 class ReceptionScreen(Screen):
     # No focus until a pane asks for it: Textual's default gives it to the first focusable
     # widget, which was the hidden 照合番号B field, and keys typed at the choice went there.
@@ -77,6 +96,11 @@ class ReceptionScreen(Screen):
         # has no room left at 110 columns)
         Binding("f11", "app.toggle_card", "カード", show=False),
         Binding("f12", "app.next_card", "次カード", show=False),
+        # several readers: switch lanes. Priority, so that a field's own Ctrl+←/→ (a word left or
+        # right, useless in a 4-digit PIN) does not take them; inactive with one reader.
+        Binding("ctrl+right", "switch_lane(1)", "次のレーン", show=False, priority=True),
+        Binding("ctrl+left", "switch_lane(-1)", "前のレーン", show=False, priority=True),
+        *(Binding(f"alt+{n}", f"lane({n - 1})", f"レーン{n}", show=False, priority=True) for n in range(1, 10)),
     ]
 
     def __init__(self) -> None:
@@ -88,14 +112,23 @@ class ReceptionScreen(Screen):
         self._warming = True
         self._surroundings_pending = False
         self._settle_after_idle = False  # set by F5: collect once the idle pane is on screen
-        self._issued = 0  # session calls made (UI thread only)
-        self._finished = 0  # the last one finished (worker threads, under _turn)
-        self._turn = threading.Condition()
+        self._calls: list[_LaneCalls] = []  # one per lane, made when mounted (the app's lanes)
 
     # -- layout ---------------------------------------------------------------------------
 
+    @property
+    def _lanes(self):  # desk.lanes.Lanes
+        return self.app.lanes  # type: ignore[attr-defined]
+
+    @property
+    def active_lane(self) -> int:
+        return int(self.app.active_lane)  # type: ignore[attr-defined]
+
     def compose(self) -> ComposeResult:
+        self._calls = [_LaneCalls() for _ in self._lanes]
         yield StatusBar(id="status-bar")
+        if self._lanes.several:
+            yield LaneBar([lane.label for lane in self._lanes], id="lane-bar")
         with Horizontal(id="body"):
             with Vertical(id="side"):
                 yield Static("カード", classes="panel-title")
@@ -121,13 +154,14 @@ class ReceptionScreen(Screen):
         apply_cursor_setting(self)
         self.run_worker(self._warm_up(), group="warm-up")
         self.query_one("#busy-bar").visible = False
-        try:
-            # The one road for cards, real reader or simulated: transport → session → here. The
-            # session calls back on the reader's thread: only post; the session call runs in a worker.
-            self.session.watch_cards(lambda present: self.post_message(CardPresence(present)))
-        except Exception as exc:  # no pcscd, no pyscard…: say so, the numbers query still works
-            self.post_message(WorkFailed(*describe_error(exc)))
-        self.run_call("状態を確認しています…", lambda: None)
+        # The one road for cards, real reader or simulated: transport → session → here. The
+        # session calls back on the reader's thread: only post; the session call runs in a worker.
+        problems = self._lanes.watch_cards(lambda lane, present: self.post_message(CardPresence(present, lane)))
+        for lane, exc in problems:  # no pcscd, no pyscard…: say so, the numbers query still works
+            self.post_message(self._failed(lane, exc))
+        for lane in self._lanes:
+            self.run_call_on(lane.index, "状態を確認しています…", lambda: None)
+        self._show_lane_bar()
         self.set_interval(_IDLE_SETTLE_EVERY, self._settle_when_idle)
         interval = getattr(self.app, "live_frames", None)
         if interval:
@@ -162,7 +196,8 @@ class ReceptionScreen(Screen):
 
     def _settle_when_idle(self) -> None:
         # A card taken away ends a patient without F5; collect once the desk has stayed idle.
-        if not self._heap_settled and not self.busy and self.view.state is State.IDLE:
+        quiet = all(not calls.label and calls.view.state is State.IDLE for calls in self._calls)
+        if not self._heap_settled and not self.busy and self.view.state is State.IDLE and quiet:
             self._settle_now()
 
     def _live_frame(self) -> None:
@@ -172,15 +207,16 @@ class ReceptionScreen(Screen):
 
     @work(thread=True, group="frame")
     def _frame_call(self) -> None:
+        lane = self.active_lane
         try:
-            picture = to_picture(self.session.capture_frame())
+            picture = to_picture(self._lanes[lane].session.capture_frame())
         except Exception:  # a frame that can't be had just isn't shown; the staff can still compare
             return
         if picture is not None:
-            self.post_message(FrameCaptured(picture))
+            self.post_message(FrameCaptured(picture, lane))
 
     def on_frame_captured(self, message: FrameCaptured) -> None:
-        if self.view.state is State.VISUAL:
+        if self.view.state is State.VISUAL and message.lane == self.active_lane:
             self.query_one(VisualPanel).show_frame(message.picture)
 
     @property
@@ -192,35 +228,55 @@ class ReceptionScreen(Screen):
 
     @property
     def session(self):
-        return self.app.session  # type: ignore[attr-defined]
+        return self._lanes[self.active_lane].session
 
     def run_call(self, label: str, call: Callable[[], object]) -> None:
-        self._set_busy(label)
-        self._issued += 1
-        self._session_call(call, self._issued)
+        """A call on the lane on screen."""
+        self.run_call_on(self.active_lane, label, call)
 
-    # Calls run in the order they were made, one at a time (a card taken away and another placed
-    # must reach the session in that order), and each posts its view before the next starts, so a
-    # later view is always the newer one. Not `exclusive`: cancelling would drop a card event.
+    def run_call_on(self, lane: int, label: str, call: Callable[[], object]) -> None:
+        calls = self._calls[lane]
+        calls.label = label
+        calls.issued += 1
+        if lane == self.active_lane:
+            self._set_busy(label)
+        else:
+            self._show_lane_cell(lane)
+        self._session_call(lane, call, calls.issued)
+
+    # Calls of a lane run in the order they were made, one at a time (a card taken away and another
+    # placed must reach the session in that order), and each posts its view before the next starts,
+    # so a later view is always the newer one. Not `exclusive`: cancelling would drop a card event.
+    # Each lane has its own chain: a lane waits only for its own calls.
     @work(thread=True, group="session")
-    def _session_call(self, call: Callable[[], object], ticket: int) -> None:
-        with self._turn:
-            self._turn.wait_for(lambda: self._finished == ticket - 1)
+    def _session_call(self, lane: int, call: Callable[[], object], ticket: int) -> None:
+        calls = self._calls[lane]
+        session = self._lanes[lane].session
+        with calls.turn:
+            calls.turn.wait_for(lambda: calls.finished == ticket - 1)
         try:
             try:
                 call()
             except Exception as exc:  # anything a call raises reaches the staff as a dialog
-                self.post_message(WorkFailed(*describe_error(exc)))
+                self.post_message(self._failed(lane, exc))
             try:
-                view = take_view(self.session)
+                # a lane not on screen gets no pictures: making them is ~20 ms of Python per view,
+                # taken from the lanes that are working; its view is taken again when shown
+                view = take_view(session, with_pictures=lane == self.active_lane)
             except Exception as exc:
-                self.post_message(WorkFailed(*describe_error(exc)))
-                view = self.view
-            self.post_message(SessionChanged(view, ticket))
+                self.post_message(self._failed(lane, exc))
+                view = calls.view
+            self.post_message(SessionChanged(view, ticket, lane))
         finally:
-            with self._turn:
-                self._finished = ticket
-                self._turn.notify_all()
+            with calls.turn:
+                calls.finished = ticket
+                calls.turn.notify_all()
+
+    def _failed(self, lane: int, exc: Exception) -> WorkFailed:
+        title, message, hint = describe_error(exc)
+        if self._lanes.several:  # which reader's patient it is about
+            title = f"レーン{lane + 1}（{self._lanes[lane].label}）: {title}"
+        return WorkFailed(title, message, hint)
 
     def _set_busy(self, label: str, *, refresh_bindings: bool = True) -> None:
         self.busy = bool(label)
@@ -246,11 +302,25 @@ class ReceptionScreen(Screen):
     # -- messages from workers and hardware -----------------------------------------------
 
     def on_session_changed(self, message: SessionChanged) -> None:
-        self.view = message.view
+        calls = self._calls[message.lane]
+        before, calls.view = calls.view.state, message.view
         self._heap_settled = False
+        done = message.ticket >= calls.issued  # no call made since is still running
+        if done:
+            calls.label = ""
+        if message.lane != self.active_lane:
+            # a background lane: only its cell; its panes are drawn when staff switch to it
+            if message.view.state in _FINISHED:
+                calls.result_waiting = calls.result_waiting or before not in _FINISHED
+            else:
+                calls.result_waiting = False
+            self._show_lane_cell(message.lane)
+            return
+        self.view = message.view
         self.app.last_view = message.view  # type: ignore[attr-defined]
-        if message.ticket >= self._issued:  # no call made since is still running
+        if done:
             self._set_busy("", refresh_bindings=False)  # the view's surroundings refresh them
+        self._show_lane_cell(message.lane)
         if not self._warming:  # else shown when the warm-up ends
             self._show(message.view)
 
@@ -258,10 +328,57 @@ class ReceptionScreen(Screen):
         self.app.push_screen(ErrorModal(message.title, message.message, message.hint))
 
     def on_card_presence(self, message: CardPresence) -> None:
+        session = self._lanes[message.lane].session
         if message.present:
-            self.run_call("カードを読み取っています…", self.session.on_card_inserted)
+            self.run_call_on(message.lane, "カードを読み取っています…", session.on_card_inserted)
         else:
-            self.run_call("カードが取り外されました…", self.session.on_card_removed)
+            self.run_call_on(message.lane, "カードが取り外されました…", session.on_card_removed)
+
+    # -- lanes ----------------------------------------------------------------------------
+
+    def action_switch_lane(self, step: int) -> None:
+        self.action_lane((self.active_lane + step) % len(self._lanes))
+
+    def action_lane(self, index: int) -> None:
+        """Put lane `index` on screen: its panes as its last view left them. What was typed in a
+        form of the lane left (a PIN, the 目視 password) is cleared, never carried to another patient."""
+        if not self._lanes.several or not 0 <= index < len(self._lanes) or index == self.active_lane:
+            return
+        left = self.active_lane
+        self.query_one(PinPad).action_clear()
+        self.query_one(VisualPanel).reset()
+        self.query_one(ConsentPanel).reset()
+        self.query_one(StepChecklist).show([])
+        self.app.active_lane = index  # type: ignore[attr-defined]
+        calls = self._calls[index]
+        calls.result_waiting = False
+        self.view = calls.view
+        self.app.last_view = calls.view  # type: ignore[attr-defined]
+        self._set_busy(calls.label, refresh_bindings=False)
+        if calls.label:
+            self._show_busy_bar()  # its call has been running a while already
+        self._show_lane_cell(left)
+        self._show_lane_cell(index)
+        if not self._warming:
+            self._show(calls.view)
+        if calls.view.state not in (State.IDLE, State.READING):
+            # its views came without pictures while it was in the background: the card photo
+            # and the camera frame follow in a fresh view (after any call the lane is running)
+            self.run_call_on(index, calls.label, lambda: None)
+        self.refresh_bindings()  # the keys of the lane now on screen (its second frame may wait for a call)
+
+    def _show_lane_bar(self) -> None:
+        for lane in self._lanes:
+            self._show_lane_cell(lane.index)
+
+    def _show_lane_cell(self, lane: int) -> None:
+        if not self._lanes.several:
+            return
+        calls = self._calls[lane]
+        self.query_one(LaneBar).show(
+            lane, calls.view.state, active=lane == self.active_lane, busy=bool(calls.label),
+            result_waiting=calls.result_waiting,
+        )
 
     # -- messages from widgets ------------------------------------------------------------
 
@@ -298,6 +415,9 @@ class ReceptionScreen(Screen):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         state = self.view.state
+        if action in ("switch_lane", "lane"):
+            # with one reader the keys are not ours: a field's Ctrl+←/→ moves by a word
+            return True if self._lanes.several else False
         if action == "choose":
             enabled = {o.method.value for o in self.view.methods if o.enabled}
             return True if not self.busy and state in _CHOOSABLE and parameters[0] in enabled else None
