@@ -133,6 +133,7 @@ class CentralRejected(CentralError):
         CERTIFICATE_NOT_YET_VALID = "certificate_not_yet_valid"
         CERTIFICATE_BEYOND_GRACE = "certificate_beyond_grace"
         SMARTPHONE_CERTIFICATE_EXPIRED = "smartphone_certificate_expired"  # phones have no grace
+        CERTIFICATE_REVOKED = "certificate_revoked"  # J-LIS revoked it (loss, or a phone replaced)
         BAD_SIGNATURE = "bad_signature"
         BAD_ATTESTATION = "bad_attestation"
         MISSING_PROOF = "missing_proof"
@@ -153,6 +154,9 @@ class CentralRejected(CentralError):
             "スマートフォンの電子証明書の有効期限が切れています（スマートフォンには3か月の猶予期間がありません）。"
             "マイナンバーカードか資格確認書で確認してください。"
         ),
+        Reason.CERTIFICATE_REVOKED: (
+            "電子証明書が失効しています（紛失の届出、またはスマートフォンの機種変更で新しい端末に発行されたときなど）。"
+        ),
         Reason.BAD_SIGNATURE: "暗証番号による本人確認ができませんでした。もう一度お試しください。",
         Reason.BAD_ATTESTATION: "カードリーダーの本人確認結果を検証できませんでした。端末の設定を確認してください。",
         Reason.MISSING_PROOF: "本人確認の結果が送られていません。",
@@ -167,6 +171,7 @@ class CentralRejected(CentralError):
         title = {
             self.Reason.CERTIFICATE_BEYOND_GRACE: "電子証明書の有効期限切れ",
             self.Reason.SMARTPHONE_CERTIFICATE_EXPIRED: "スマホ用電子証明書の有効期限切れ",
+            self.Reason.CERTIFICATE_REVOKED: "電子証明書の失効",
             self.Reason.UNKNOWN_CA: "電子証明書の発行元を確認できません",
         }.get(reason)
         super().__init__(f"{msg}（{detail}）" if detail else msg, title)
@@ -183,6 +188,8 @@ class CentralRejected(CentralError):
             return FailureName.CERT_UNTRUSTED
         if self.reason is self.Reason.SMARTPHONE_CERTIFICATE_EXPIRED:
             return FailureName.SMARTPHONE_CERT_EXPIRED
+        if self.reason is self.Reason.CERTIFICATE_REVOKED:
+            return FailureName.CERT_REVOKED
         return FailureName.AUTH_FAILED
 
 

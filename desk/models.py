@@ -107,6 +107,7 @@ class FailureName(str, Enum):
     VISUAL_LOCKED = "visual_locked"
     CERT_BEYOND_GRACE = "cert_beyond_grace"
     CERT_UNTRUSTED = "cert_untrusted"  # the central system does not know the certificate's issuer
+    CERT_REVOKED = "cert_revoked"  # J-LIS revoked it: a loss reported, or a phone's when another phone got it
     NOT_MY_NUMBER_CARD = "not_my_number_card"
     CARD_REMOVED = "card_removed"
     CARD_ERROR = "card_error"  # the card or reader answered, but not sensibly (machine failure)
@@ -130,6 +131,7 @@ class FailureName(str, Enum):
             "visual_locked": "目視確認ロック",
             "cert_beyond_grace": "電子証明書の期限切れ（猶予期間経過）",
             "cert_untrusted": "電子証明書の発行元を確認できません",
+            "cert_revoked": "電子証明書の失効",
             "not_my_number_card": "マイナンバーカードではありません",
             "card_removed": "カードが取り外されました",
             "card_error": "カードを読み取れません（機器不良等）",

@@ -79,7 +79,7 @@ class Situation(str, Enum):
 
 # The steps that say what to do at once, in the order they win: the rest explain or come later.
 _FIRST_ACTIONS = (
-    "card_sleeve", "smartphone_not_unlocked", "smartphone_pin_blocked", "smartphone_cert_expired", "request_refused", "auth_retry", "pin_blocked", "face_locked",
+    "card_sleeve", "cert_revoked", "smartphone_not_unlocked", "smartphone_pin_blocked", "smartphone_cert_expired", "request_refused", "auth_retry", "pin_blocked", "face_locked",
     "visual_locked", "card_removed", "not_my_number_card", "cert_untrusted", "show_portal_or_notice",
     "multiple_select", "valid_copay",
 )
@@ -388,6 +388,18 @@ def steps_for(
                 text=(
                     "オンライン資格確認等システムに接続できません（停電・通信障害など）。この確認は障害時の記録に残し、"
                     "システムの復旧後に自動で再照会します（その場でシステム障害時モードを立ち上げることもできます）。"
+                ),
+            )
+        ] + fallback
+
+    if outcome is FailureName.CERT_REVOKED:
+        return [
+            Step(
+                code="cert_revoked",
+                text=(
+                    "電子証明書が失効しています。スマートフォンなら、機種変更で新しいスマートフォンに発行されると前の端末の"
+                    "証明書は失効します（新しい端末かマイナンバーカードで）。カードなら紛失の届出などで失効しています"
+                    "（再発行・再設定は市区町村の窓口で）。"
                 ),
             )
         ] + fallback

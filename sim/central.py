@@ -252,6 +252,8 @@ class SimCentralSystem:
             raise CentralRejected(CentralRejected.Reason.CERTIFICATE_NOT_YET_VALID)
         not_after = _jst_date(cert.not_valid_after_utc)
         status = certificate_status(not_after, day)
+        if not demo and self.population.revoked(cert.serial_number, day):
+            raise CentralRejected(CentralRejected.Reason.CERTIFICATE_REVOKED)
         if phone and status is not CertificateStatus.VALID:
             # the 3-month grace is the physical card's alone (MHLW KB0012286, docs/smartphone.md §0)
             raise CentralRejected(CentralRejected.Reason.SMARTPHONE_CERTIFICATE_EXPIRED, f"有効期限 {not_after:%Y-%m-%d}")

@@ -136,11 +136,22 @@ class CardLinkFixture(_Model):
         return self.registered_on <= day and (self.cancelled_on is None or day < self.cancelled_on)
 
 
+class RevocationFixture(_Model):
+    """A user-auth certificate J-LIS revoked (a lost card reported, or a phone's スマホ用電子証明書
+    when one is issued to a new phone: one device at a time, docs/smartphone.md §3). The central
+    system asks J-LIS of every certificate; here it knows this list."""
+
+    comment: str = ""
+    certificate_serial: int = Field(gt=0)
+    revoked_on: dt.date
+
+
 class PopulationFixture(_Model):
     comment: str = ""
     reference_date: dt.date
     persons: list[PersonFixture]
     card_links: list[CardLinkFixture] = Field(default_factory=list)
+    revocations: list[RevocationFixture] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _references(self) -> PopulationFixture:
@@ -248,7 +259,13 @@ CREATE TABLE card_links (
     registered_on TEXT NOT NULL,
     cancelled_on TEXT
 );
+CREATE TABLE IF NOT EXISTS revocations (
+    certificate_serial INTEGER PRIMARY KEY,
+    revoked_on TEXT NOT NULL
+);
 """
+# A population file made before revocations were kept: the table is added when opened.
+_REVOCATIONS = "CREATE TABLE IF NOT EXISTS revocations (certificate_serial INTEGER PRIMARY KEY, revoked_on TEXT NOT NULL)"
 
 _RECORD_SELECT = """
 SELECT q.*, p.name, p.name_kana, p.sex, p.birth_date, p.address, p.post_number,
@@ -284,6 +301,7 @@ class PopulationDb:
             exists = self._conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'persons'").fetchone()
             if not exists:
                 self._conn.executescript(_SCHEMA)
+            self._conn.execute(_REVOCATIONS)
 
     @classmethod
     def from_fixture(cls, fixture: PopulationFixture | None = None, path: Path | str = ":memory:") -> PopulationDb:
@@ -298,6 +316,7 @@ class PopulationDb:
         """Replace the whole population, in one transaction."""
         with self._lock, self._conn:
             for table in (
+                "revocations",
                 "card_links",
                 "specific_disease_certificates",
                 "limit_certificates",
@@ -317,6 +336,10 @@ class PopulationDb:
                 self._conn.execute(
                     "INSERT INTO card_links VALUES (?, ?, ?, ?)",
                     (link.certificate_serial, link.person, link.registered_on.isoformat(), _iso(link.cancelled_on)),
+                )
+            for revoked in fixture.revocations:
+                self._conn.execute(
+                    "INSERT INTO revocations VALUES (?, ?)", (revoked.certificate_serial, revoked.revoked_on.isoformat())
                 )
 
     def _insert_qualification(self, person_id: str, q: QualificationFixture) -> None:
@@ -384,6 +407,14 @@ class PopulationDb:
             sql += " AND q.insured_branch_number = ?"
             params += (branch,)
         return self._records(sql, params)
+
+    def revoked(self, serial: int, on: dt.date) -> bool:
+        """Whether J-LIS had revoked this certificate by `on`."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT 1 FROM revocations WHERE certificate_serial = ? AND revoked_on <= ?", (serial, on.isoformat())
+            ).fetchone()
+        return row is not None
 
     def cancel_link(self, serial: int, on: dt.date) -> bool:
         """利用登録の解除 from `on`. False when the serial has no active link."""

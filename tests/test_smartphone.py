@@ -30,7 +30,8 @@ def _sw(response: bytes) -> str:
 
 def test_the_phone_fixtures() -> None:
     assert list_phone_fixtures() == [
-        "android", "android-cert-expired", "android-pin-blocked", "android-unregistered", "iphone", "iphone-locked",
+        "android", "android-cert-expired", "android-pin-blocked", "android-revoked", "android-unregistered", "iphone",
+        "iphone-locked",
     ]
     for name in list_phone_fixtures():
         fixture = load_card_fixture(name)  # placed on the reader like a card
@@ -149,6 +150,14 @@ def test_a_phone_that_cannot_confirm_gets_the_card_first_then_the_fallback(tmp_p
     assert out["outcome"]["name"] == failure and out["outcome"]["code"] is None
     codes = [s["code"] for s in out["steps"]]
     assert codes[:2] == [first, "phone_use_card"] and "show_portal_or_notice" in codes
+
+
+def test_a_phone_whose_certificate_moved_to_a_new_phone_is_refused_as_revoked(tmp_path, capsys) -> None:
+    out = _check(tmp_path, capsys, "android-revoked", "--method", "pin", "--pin", "5678")
+    assert out["outcome"]["name"] == "cert_revoked" and out["outcome"]["code"] is None
+    assert out["steps"][0]["code"] == "cert_revoked" and "機種変更" in out["steps"][0]["text"]
+    # the same person's valid phone still confirms: revocation is per certificate
+    assert _check(tmp_path, capsys, "android", "--method", "pin", "--pin", "5678")["outcome"]["code"] == 1
 
 
 def test_a_phone_without_its_registration_finds_no_one(tmp_path, capsys) -> None:

@@ -62,14 +62,14 @@ def wrap_japanese(text: str, width: int, *, indent: int = 0) -> list[str]:
 
 def wrap_fields(text: str, width: int, *, indent: int) -> list[str]:
     """Lines of the form 「label    field  field  field」 (fields apart by two spaces, the label
-    `indent` cells wide): broken between fields, so 「枝番 00」 or 「性別 女」 stays on one line;
+    `indent` cells wide and padded with spaces; other lines wrap flush left): broken between fields, so 「枝番 00」 or 「性別 女」 stays on one line;
     a field too wide for a line of its own is broken as Japanese text (wrap_japanese)."""
     lines: list[str] = []
     for paragraph in text.split("\n"):
         cut = next((i for i in range(len(paragraph) + 1) if cell_len(paragraph[:i]) >= indent), len(paragraph))
         label, fields = paragraph[:cut], [f for f in paragraph[cut:].split("  ") if f]
-        if cell_len(label) != indent or not fields:
-            lines.extend(wrap_japanese(paragraph, width, indent=indent))
+        if cell_len(label) != indent or not label.endswith(" ") or not fields:
+            lines.extend(wrap_japanese(paragraph, width))  # a line of its own (a message): no label to hang from
             continue
         line, empty = label, True  # empty: no field on this line yet
         for field in fields:

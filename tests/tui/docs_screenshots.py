@@ -27,6 +27,8 @@ SCREENSHOTS = {
     "test_numbers_query": "tui-numbers",
     "test_training_picker": "tui-training",
     "test_statistics": "tui-statistics",
+    "test_phone_android_choosing": "tui-phone-android",
+    "test_phone_iphone_not_opened": "tui-phone-iphone-not-opened",
 }
 
 

@@ -55,3 +55,12 @@ def test_fields_stay_whole_and_wrap_under_the_text():
     long = wrap_fields("同意      薬剤情報・診療情報・特定健診情報・手術情報（24時間有効）", 30, indent=10)
     assert long[0].startswith("同意      薬剤") and all(line.startswith(" " * 10) for line in long[1:])
     assert not any(line.strip().startswith(("）", "・", "、")) for line in long)
+
+
+def test_a_line_without_a_label_wraps_flush_left():
+    from desk.tui.linebreak import wrap_fields
+
+    message = "iPhoneの画面でマイナ保険証を開き、Face ID または Touch ID で本人確認を済ませてください。"
+    lines = wrap_fields(message + "\n氏名      佐藤　花子", 30, indent=10)
+    assert len(lines) > 2 and not lines[1].startswith(" ")  # no hanging indent: it has no label
+    assert lines[-1] == "氏名      佐藤　花子"

@@ -115,3 +115,13 @@ def test_training_picker(snap_compare, make_desk):
 
 def test_statistics(snap_compare, make_desk):
     shoot(snap_compare, make_desk("adult"), "f3", _pin_1234, _consent_none, "f8")
+
+
+def test_phone_android_choosing(snap_compare, make_desk):
+    # an Android phone held over the reader: its own PIN only (no photo: no face, no 目視)
+    shoot(snap_compare, make_desk("android"))
+
+
+def test_phone_iphone_not_opened(snap_compare, make_desk):
+    # an iPhone held over the reader before Face ID: what to say, then the card first
+    shoot(snap_compare, make_desk("iphone-locked"))
