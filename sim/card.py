@@ -176,10 +176,10 @@ class VirtualCard:
         jpki = _Application()
         jpki.files[JpkiEF.TOKEN] = _Binary(fx.token.encode("ascii").ljust(32, b" "))
         jpki.files[JpkiEF.AUTH_CA_CERT] = _Binary(ca.certificate_der)
+        if fx.pins.auth is not None:  # the phone's own: set on the phone, separate from the card's
+            jpki.files[JpkiEF.AUTH_PIN] = _Pin("auth", fx.pins.auth.value.encode("ascii"), fx.pins.auth.max_tries)
         if fx.device == "android":
             # the user-auth certificate only after the PIN (jpki/myna verifies first for GPSE)
-            if fx.pins.auth is not None:
-                jpki.files[JpkiEF.AUTH_PIN] = _Pin("auth", fx.pins.auth.value.encode("ascii"), fx.pins.auth.max_tries)
             jpki.files[JpkiEF.AUTH_CERT] = _Binary(keys.certificate_der, (JpkiEF.AUTH_PIN,))
             jpki.files[JpkiEF.AUTH_KEY] = _Key(keys.private_key, (JpkiEF.AUTH_PIN,))
         else:
@@ -187,6 +187,17 @@ class VirtualCard:
             opened: tuple[int, ...] = () if fx.unlocked_on_phone else (JpkiEF.AUTH_PIN,)
             jpki.files[JpkiEF.AUTH_CERT] = _Binary(keys.certificate_der, opened)
             jpki.files[JpkiEF.AUTH_KEY] = _Key(keys.private_key, opened)
+        # Both phones carry the 署名用 certificate too (docs/smartphone.md §3), behind the phone's own
+        # 署名用パスワード; its issuer is UNCONFIRMED: the phones' CA's own signature CA here.
+        if fx.pins.signature is not None:
+            signing_ca = ca.signature_ca
+            signing = signing_ca.card_keys(
+                fx.certificate.serial, fx.certificate.not_before, fx.certificate.not_after, holder_name=fx.holder.name
+            )
+            jpki.files[JpkiEF.SIGN_CA_CERT] = _Binary(signing_ca.certificate_der)
+            jpki.files[JpkiEF.SIGN_PIN] = _Pin("signature", fx.pins.signature.value.encode("ascii"), fx.pins.signature.max_tries)
+            jpki.files[JpkiEF.SIGN_CERT] = _Binary(signing.certificate_der, (JpkiEF.SIGN_PIN,))
+            jpki.files[JpkiEF.SIGN_KEY] = _Key(signing.private_key, (JpkiEF.SIGN_PIN,))
         return {AP.JPKI.value: jpki}
 
     # -- session state ----------------------------------------------------------------------
