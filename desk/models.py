@@ -271,6 +271,9 @@ class EligibilityReply(Model):
     # LimitApplicationCertificateRelatedConsFlg: 限度額 information is provided only with this consent
     limit_consent: bool = False
     method: AuthMethod = AuthMethod.NONE
+    # What was held over the reader, put in by the desk for its own result file (JSON); the result
+    # XML has no such field in any public clinic code (docs/smartphone.md §4), so it stays out of it.
+    device: Device = Device.CARD
     # A real card accepted by the simulated central system for a demonstration: no eligibility
     # was confirmed, and nothing may count it as a confirmation.
     demo: bool = False

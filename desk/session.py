@@ -647,6 +647,8 @@ class DeskSession:
             self.log.outage(method, fingerprint, self.info.certificate.der, now, device=device)
             return []
         reply = effect.reply
+        if reply is not None and device.is_phone:
+            reply = reply.model_copy(update={"device": device})  # into the result JSON, not the XML
         staff = self._last_proof.staff_id if reply is not None and self._last_proof is not None else None
         self.log.answer(
             now, method, reply=reply, failure=effect.failure, staff_id=staff, fingerprint=fingerprint or None, device=device,

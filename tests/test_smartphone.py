@@ -124,6 +124,11 @@ def test_android_confirms_with_its_own_pin_and_counts_as_myna(tmp_path, capsys) 
     out = _check(tmp_path, capsys, "android", "--method", "pin", "--pin", "5678")
     assert out["outcome"]["code"] == 1 and out["device"] == "android" and out["method"] == "pin"
     assert out["record"] == "journal"
+    # the desk's own result file says so; the XML for the レセコン has no such field (research §4)
+    json_files = sorted(tmp_path.rglob("OQS_*.json"))
+    assert json_files and json.loads(json_files[-1].read_text(encoding="utf-8"))["reply"]["device"] == "android"
+    xml = sorted(tmp_path.rglob("OQS_*.xml"))[-1].read_text(encoding="utf-8")
+    assert "android" not in xml.lower() and "smartphone" not in xml.lower()
     journal_path = next(tmp_path.rglob("journal.sqlite3"))
     with Journal(journal_path, read_only=True) as journal:
         record = journal.confirmations()[0]
