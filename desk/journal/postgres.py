@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import json
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -28,7 +27,7 @@ from psycopg import errors as pg_errors
 from psycopg.rows import dict_row
 
 from desk.journal.records import (
-    SMARTPHONE_COUNT,
+    MONTH_COUNTS_SELECT,
     VISUAL_LOCK_DURATION,
     VISUAL_LOCK_THRESHOLD,
     ConfirmationRecord,
@@ -41,15 +40,18 @@ from desk.journal.records import (
     OutageItem,
     OutageStatus,
     VisualLockState,
+    confirmation_from_row,
     device_of_payload,
     history,
+    month_counts_from,
+    outage_from_row,
     payload_json,
     to_jst,
     visual_state,
 )
 from desk.journal.settings import PostgresSettings, read_password
 from desk.journal.store import Applicable
-from desk.models import FACE_LOCK_AFTER, AuthMethod, Channel, Device, FacilityType, FailureName, Validity
+from desk.models import FACE_LOCK_AFTER, AuthMethod, Channel, FacilityType, FailureName, Validity
 
 __all__ = ["PG_SCHEMA_VERSION", "PostgresJournal"]
 
@@ -398,14 +400,7 @@ class PostgresJournal:
 
     @staticmethod
     def _confirmation_from_row(row: _Row) -> ConfirmationRecord:
-        return ConfirmationRecord(
-            id=row["id"], at=to_jst(row["at"]), channel=Channel(row["channel"]), method=AuthMethod(row["method"]),
-            validity=Validity(row["validity"]) if row["validity"] is not None else None,
-            failure=FailureName(row["failure"]) if row["failure"] is not None else None,
-            facility_type=FacilityType(row["facility_type"]), cert_fingerprint=row["cert_fingerprint"],
-            staff_id=row["staff_id"], rerun_of=row["rerun_of"], demo=bool(row["demo"]), result_stem=row["result_stem"],
-            device=Device(row["device"]),
-        )
+        return confirmation_from_row(row, to_jst(row["at"]))
 
     def confirmations(self, *, month: str | None = None, limit: int | None = None) -> list[ConfirmationRecord]:
         """Confirmations, newest first; `month` as YYYY-MM (Japan time)."""
@@ -421,21 +416,8 @@ class PostgresJournal:
 
     def month_counts(self, month: str) -> dict[str, int]:
         """Answered confirmations in `month` per channel, every desk's; demo answers are not confirmations."""
-        rows = self._read(
-            "SELECT channel, COUNT(*) AS n FROM confirmations WHERE month = %s AND validity IS NOT NULL AND NOT demo"
-            " GROUP BY channel",
-            (month,),
-        )
-        counts = {c.value: 0 for c in Channel}
-        counts.update({r["channel"]: int(r["n"]) for r in rows})
-        # of the マイナ保険証 ones, those through a phone (already counted in "myna")
-        phones = self._read(
-            "SELECT COUNT(*) AS n FROM confirmations WHERE month = %s AND validity IS NOT NULL AND NOT demo"
-            " AND channel = 'myna' AND device <> 'card'",
-            (month,),
-        )
-        counts[SMARTPHONE_COUNT] = int(phones[0]["n"])
-        return counts
+        sql = MONTH_COUNTS_SELECT.format(param="%s", not_demo="NOT demo")
+        return month_counts_from(self._read(sql, (month,)))
 
     # -- failure mode queue --------------------------------------------------------------------
 
@@ -461,15 +443,7 @@ class PostgresJournal:
 
     @staticmethod
     def _outage_from_row(row: _Row) -> OutageItem:
-        return OutageItem(
-            id=row["id"], enqueued_at=to_jst(row["enqueued_at"]), channel=Channel(row["channel"]),
-            method=AuthMethod(row["method"]), facility_type=FacilityType(row["facility_type"]),
-            cert_fingerprint=row["cert_fingerprint"], payload=json.loads(row["payload"]),
-            status=OutageStatus(row["status"]), done_at=to_jst(row["done_at"]) if row["done_at"] else None,
-            result_confirmation_id=row["result_confirmation_id"],
-            result_validity=Validity(row["validity"]) if row["validity"] is not None else None,
-            result_failure=FailureName(row["failure"]) if row["failure"] is not None else None,
-        )
+        return outage_from_row(row, to_jst(row["enqueued_at"]), to_jst(row["done_at"]) if row["done_at"] else None)
 
     _OUTAGE_SELECT = (
         "SELECT q.*, c.validity AS validity, c.failure AS failure FROM outage_queue q"

@@ -20,6 +20,10 @@ from desk.models import STAFF_ID_MAX, AuthMethod, Channel, Device, FacilityType,
 from reader.staff_facing import StaffFacingError
 
 __all__ = [
+    "MONTH_COUNTS_SELECT",
+    "month_counts_from",
+    "confirmation_from_row",
+    "outage_from_row",
     "device_of_payload",
     "JST",
     "SMARTPHONE_COUNT",
@@ -188,6 +192,49 @@ def check_payload(payload: Any, where: str = "payload") -> None:
     elif isinstance(payload, list):
         for item in payload:
             check_payload(item, where)
+
+
+# The per-month tally both back ends run (their placeholders and booleans differ): answered
+# confirmations per channel, and of the マイナ保険証 ones those through a phone.
+MONTH_COUNTS_SELECT = (
+    "SELECT channel, COUNT(*) AS n, SUM(CASE WHEN device <> 'card' THEN 1 ELSE 0 END) AS phones"
+    " FROM confirmations WHERE month = {param} AND validity IS NOT NULL AND {not_demo} GROUP BY channel"
+)
+
+
+def month_counts_from(rows: Iterable[Any]) -> dict[str, int]:
+    """{"myna": …, "numbers": …, "outage": 0, "smartphone": …} from MONTH_COUNTS_SELECT's rows."""
+    counts = {c.value: 0 for c in Channel}
+    counts[SMARTPHONE_COUNT] = 0
+    for row in rows:
+        counts[row["channel"]] = int(row["n"])
+        if row["channel"] == Channel.MYNA.value:
+            counts[SMARTPHONE_COUNT] = int(row["phones"] or 0)
+    return counts
+
+
+def confirmation_from_row(row: Any, at: dt.datetime) -> ConfirmationRecord:
+    """A `confirmations` row of either back end; `at` already read as the back end stores time."""
+    return ConfirmationRecord(
+        id=row["id"], at=at, channel=Channel(row["channel"]), method=AuthMethod(row["method"]),
+        validity=Validity(row["validity"]) if row["validity"] is not None else None,
+        failure=FailureName(row["failure"]) if row["failure"] is not None else None,
+        facility_type=FacilityType(row["facility_type"]), cert_fingerprint=row["cert_fingerprint"],
+        staff_id=row["staff_id"], rerun_of=row["rerun_of"], demo=bool(row["demo"]), result_stem=row["result_stem"],
+        device=Device(row["device"]),
+    )
+
+
+def outage_from_row(row: Any, enqueued_at: dt.datetime, done_at: dt.datetime | None) -> OutageItem:
+    """An `outage_queue` row joined with its re-run's outcome (validity, failure), of either back end."""
+    return OutageItem(
+        id=row["id"], enqueued_at=enqueued_at, channel=Channel(row["channel"]), method=AuthMethod(row["method"]),
+        facility_type=FacilityType(row["facility_type"]), cert_fingerprint=row["cert_fingerprint"],
+        payload=json.loads(row["payload"]), status=OutageStatus(row["status"]), done_at=done_at,
+        result_confirmation_id=row["result_confirmation_id"],
+        result_validity=Validity(row["validity"]) if row["validity"] is not None else None,
+        result_failure=FailureName(row["failure"]) if row["failure"] is not None else None,
+    )
 
 
 def _device_note(device: Device) -> str:

@@ -15,7 +15,6 @@ Also kept here because they must survive a restart:
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import sqlite3
 import threading
@@ -31,7 +30,7 @@ from typing import Any
 
 from desk.atomicfile import private_dir
 from desk.journal.records import (
-    SMARTPHONE_COUNT,
+    MONTH_COUNTS_SELECT,
     VISUAL_LOCK_DURATION,
     VISUAL_LOCK_THRESHOLD,
     ConfirmationRecord,
@@ -44,14 +43,17 @@ from desk.journal.records import (
     OutageItem,
     OutageStatus,
     VisualLockState,
+    confirmation_from_row,
     device_of_payload,
     history,
+    month_counts_from,
+    outage_from_row,
     payload_json,
     to_jst,
     visual_state,
 )
 from desk.journal.store import Applicable
-from desk.models import AuthMethod, Channel, Device, FacilityType, FailureName, Validity, face_locked
+from desk.models import AuthMethod, Channel, FacilityType, FailureName, Validity, face_locked
 
 __all__ = ["SCHEMA_VERSION", "Journal", "copy_database", "exclusive_presence"]
 
@@ -547,21 +549,7 @@ class Journal:
             return result
 
     def _confirmation_from_row(self, row: sqlite3.Row) -> ConfirmationRecord:
-        return ConfirmationRecord(
-            id=row["id"],
-            at=_parse(row["at"]),
-            channel=Channel(row["channel"]),
-            method=AuthMethod(row["method"]),
-            validity=Validity(row["validity"]) if row["validity"] is not None else None,
-            failure=FailureName(row["failure"]) if row["failure"] is not None else None,
-            facility_type=FacilityType(row["facility_type"]),
-            cert_fingerprint=row["cert_fingerprint"],
-            staff_id=row["staff_id"],
-            rerun_of=row["rerun_of"],
-            demo=bool(row["demo"]),
-            result_stem=row["result_stem"],
-            device=Device(row["device"]),
-        )
+        return confirmation_from_row(row, _parse(row["at"]))  # type: ignore[arg-type]  # "at" is NOT NULL
 
     def confirmations(self, *, month: str | None = None, limit: int | None = None) -> list[ConfirmationRecord]:
         """Confirmations, newest first; `month` as YYYY-MM (Japan time)."""
@@ -578,21 +566,8 @@ class Journal:
     def month_counts(self, month: str) -> dict[str, int]:
         """Answered confirmations (OQSCD006 code set) in `month` per channel, e.g. {"myna": 3, "numbers": 9};
         demo answers (a real card on the simulated central system) are not confirmations."""
-        rows = self._read(
-            "SELECT channel, COUNT(*) AS n FROM confirmations WHERE month = ? AND validity IS NOT NULL AND demo = 0"
-            " GROUP BY channel",
-            (month,),
-        )
-        counts = {c.value: 0 for c in Channel}
-        counts.update({r["channel"]: int(r["n"]) for r in rows})
-        # of the マイナ保険証 ones, those through a phone (already counted in "myna")
-        phones = self._read(
-            "SELECT COUNT(*) AS n FROM confirmations WHERE month = ? AND validity IS NOT NULL AND demo = 0"
-            " AND channel = 'myna' AND device <> 'card'",
-            (month,),
-        )
-        counts[SMARTPHONE_COUNT] = int(phones[0]["n"])
-        return counts
+        sql = MONTH_COUNTS_SELECT.format(param="?", not_demo="demo = 0")
+        return month_counts_from(self._read(sql, (month,)))
 
     # -- failure mode queue --------------------------------------------------------------------
 
@@ -636,20 +611,7 @@ class Journal:
             return item_id
 
     def _outage_from_row(self, row: sqlite3.Row) -> OutageItem:
-        return OutageItem(
-            id=row["id"],
-            enqueued_at=_parse(row["enqueued_at"]),
-            channel=Channel(row["channel"]),
-            method=AuthMethod(row["method"]),
-            facility_type=FacilityType(row["facility_type"]),
-            cert_fingerprint=row["cert_fingerprint"],
-            payload=json.loads(row["payload"]),
-            status=OutageStatus(row["status"]),
-            done_at=_parse(row["done_at"]),
-            result_confirmation_id=row["result_confirmation_id"],
-            result_validity=Validity(row["validity"]) if row["validity"] is not None else None,
-            result_failure=FailureName(row["failure"]) if row["failure"] is not None else None,
-        )
+        return outage_from_row(row, _parse(row["enqueued_at"]), _parse(row["done_at"]))  # type: ignore[arg-type]
 
     _OUTAGE_SELECT = (
         "SELECT q.*, c.validity AS validity, c.failure AS failure FROM outage_queue q"
