@@ -29,6 +29,7 @@ SCREENSHOTS = {
     "test_statistics": "tui-statistics",
     "test_phone_android_choosing": "tui-phone-android",
     "test_phone_iphone_not_opened": "tui-phone-iphone-not-opened",
+    "test_two_lanes": "tui-lanes",
 }
 
 

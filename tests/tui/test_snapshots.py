@@ -125,3 +125,31 @@ def test_phone_android_choosing(snap_compare, make_desk):
 def test_phone_iphone_not_opened(snap_compare, make_desk):
     # an iPhone held over the reader before Face ID: what to say, then the card first
     shoot(snap_compare, make_desk("iphone-locked"))
+
+
+def test_two_lanes(snap_compare, sim_base):
+    # two readers on one desk: lane 1 at its PIN pad, lane 2's result waiting (【結果あり】)
+    from desk.models import AuthMethod
+    from desk.tui.app import make_app
+    from desk.wiring import DeskConfig, ReaderSpec, open_desk
+    from sim.fixtures import REFERENCE_DATE
+
+    desk = open_desk(DeskConfig(
+        reader=ReaderSpec("sim", "elder-72"), more_readers=(ReaderSpec("sim", "adult"),), camera=None,
+        sim_dir=sim_base, today=REFERENCE_DATE,
+    ))
+    app = make_app(desk.session, desk.training, lanes=desk.all_lanes(), picture_mode="halfcell", cursor_blink=False)
+    two = app.lanes[1]
+
+    async def run_before(pilot) -> None:
+        await settle(pilot)
+        await pilot.press("f3")
+        await settle(pilot)
+        app.screen.run_call_on(1, "照会しています…", lambda: two.session.confirm_unattended(AuthMethod.PIN, pin="1234"))
+        await settle(pilot)
+        await settle(pilot)
+
+    try:
+        assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+    finally:
+        desk.close()
