@@ -4,10 +4,10 @@ patient at lane 1 is mid-confirmation (their PIN pad open), over the simulated t
 Each case is the matrix's own test body, run on lane 2's session and reader; lane 1 must be
 exactly where it was when the case ends, then complete and be recorded as a valid confirmation.
 
-A subset, for time: the card pulled after every APDU of the PIN path and after every 4th APDU
-of the 目視 path (the face path moves the same photo APDUs as 目視 and matches in-process, about
-0.2 s a frame); every central fault and every journal fault on the PIN and 目視 paths, and the
-central system down on the face path.
+A subset, for time (each case builds a two-reader desk, about 0.6 s): the card pulled after every
+APDU of the PIN path, after every 4th APDU of the 目視 path (the face path moves the same photo
+APDUs as 目視 and matches in-process, about 0.2 s a frame) and after every 2nd APDU of the phone
+paths (Android, iPhone); every central fault and every journal fault on every path.
 """
 
 from __future__ import annotations
@@ -66,7 +66,11 @@ def finish_lane_one(made: list[tuple[Desk, Lane]]) -> None:
 
 def _pulled_cases() -> list[tuple[str, int]]:
     counts = matrix.apdu_counts()
-    return [("pin", after) for after in range(counts["pin"])] + [("visual", after) for after in range(0, counts["visual"], 4)]
+    return (
+        [("pin", after) for after in range(counts["pin"])]
+        + [("visual", after) for after in range(0, counts["visual"], 4)]
+        + [(phone, after) for phone in ("android", "iphone") for after in range(0, counts[phone], 2)]
+    )
 
 
 @pytest.mark.parametrize(("path", "after"), _pulled_cases(), ids=[f"{p}-{a}" for p, a in _pulled_cases()])
@@ -75,7 +79,7 @@ def test_card_pulled_on_lane_two(sim_base, on_lane_two, path, after):
     finish_lane_one(on_lane_two)
 
 
-CENTRAL_CASES = [(path, fault) for path in ("pin", "visual") for fault in sorted(matrix.CENTRAL_FAULTS)] + [("face", "down")]
+CENTRAL_CASES = [(path, fault) for path in matrix.PATHS for fault in sorted(matrix.CENTRAL_FAULTS)]
 
 
 @pytest.mark.parametrize(("path", "fault"), CENTRAL_CASES, ids=[f"{p}-{f}" for p, f in CENTRAL_CASES])
@@ -84,7 +88,7 @@ def test_central_faults_on_lane_two(sim_base, on_lane_two, path, fault):
     finish_lane_one(on_lane_two)
 
 
-@pytest.mark.parametrize("path", ("pin", "visual"))
+@pytest.mark.parametrize("path", matrix.PATHS)
 @pytest.mark.parametrize("fault", sorted(matrix.JOURNAL_FAULTS))
 def test_journal_faults_on_lane_two(sim_base, on_lane_two, path, fault):
     matrix.test_journal_faults_lose_nothing(sim_base, path, fault)
