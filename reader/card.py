@@ -150,17 +150,6 @@ class MynaCard:
         raw = self._read_binary(0, TOKEN_LENGTH, "トークン情報")
         return raw.rstrip(b" \x00").decode("ascii", errors="replace")
 
-    def device(self) -> Device:
-        """A マイナンバーカード or a phone carrying the スマホ用電子証明書, by the JPKI token."""
-        token = self.read_token()
-        if token in SMARTPHONE_TOKENS:
-            return Device(SMARTPHONE_TOKENS[token])
-        if token != MY_NUMBER_TOKEN:
-            raise NotMyNumberCard(
-                f"このカード（{token or '不明'}）はマイナンバーカードではありません。マイナンバーカードを置いてください。"
-            )
-        return Device.CARD
-
     def read_auth_certificate(self, *, reselect: bool = True) -> AuthCertificate:
         """`reselect=False` right after VERIFY: selecting the application again would close what the
         PIN opened (an Android phone's certificate)."""
@@ -189,18 +178,17 @@ class MynaCard:
         """What the desk needs before the patient authenticates. A card: its certificate and PIN
         tries. An Android phone: its own PIN's tries only (it opens the certificate after VERIFY).
         An iPhone: the certificate, open once Face ID passed on the phone, and no PIN at all."""
-        device = self.device()
+        token = self.read_token()  # once: a phone's token is read no more than a card's
+        device = _device_of(token)
         if device is Device.ANDROID:
-            return CardInfo(token=self.read_token(), certificate=None, pin_tries_left=self.auth_pin_tries_left(), device=device)
+            return CardInfo(token=token, certificate=None, pin_tries_left=self.auth_pin_tries_left(), device=device)
         if device is Device.IPHONE:
             try:
                 certificate = self.read_auth_certificate()
             except SecurityStatusNotSatisfied as exc:  # 6982: not opened on the phone (docs/smartphone.md §5)
                 raise PhoneNotUnlocked("iPhone") from exc
-            return CardInfo(token=self.read_token(), certificate=certificate, pin_tries_left=None, device=device)
-        return CardInfo(
-            token=MY_NUMBER_TOKEN, certificate=self.read_auth_certificate(), pin_tries_left=self.auth_pin_tries_left(),
-        )
+            return CardInfo(token=token, certificate=certificate, pin_tries_left=None, device=device)
+        return CardInfo(token=token, certificate=self.read_auth_certificate(), pin_tries_left=self.auth_pin_tries_left())
 
     # -- JPKI: user authentication with the 4-digit PIN -------------------------------------
 
@@ -274,6 +262,19 @@ class MynaCard:
             )
         except UnicodeDecodeError as exc:
             raise MalformedCardResponse(f"基本4情報の文字が読み取れません: {exc}") from exc
+
+
+
+def _device_of(token: str) -> Device:
+    """A マイナンバーカード or a phone carrying the スマホ用電子証明書, by its JPKI token (never by
+    the ATR); any other token is not a My Number card."""
+    if token in SMARTPHONE_TOKENS:
+        return Device(SMARTPHONE_TOKENS[token])
+    if token != MY_NUMBER_TOKEN:
+        raise NotMyNumberCard(
+            f"このカード（{token or '不明'}）はマイナンバーカードではありません。マイナンバーカードを置いてください。"
+        )
+    return Device.CARD
 
 
 def _check_four_digits(pin: str) -> None:
