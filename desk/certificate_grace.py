@@ -40,6 +40,11 @@ class CertificateStatus(str, Enum):
         return self is not CertificateStatus.BEYOND_GRACE
 
     @property
+    def expired(self) -> bool:
+        """Past its last valid day: in the grace a card has, or beyond it (a phone has none)."""
+        return self in (CertificateStatus.GRACE, CertificateStatus.BEYOND_GRACE)
+
+    @property
     def renewal_alert(self) -> bool:
         return self in (CertificateStatus.EXPIRING, CertificateStatus.GRACE)
 

@@ -410,7 +410,7 @@ class DeskSession:
     # A phone's certificate has no 3-month grace (MHLW KB0012286, docs/smartphone.md §0): expired
     # is refused at the desk, before a PIN is spent or the central system asked.
     def _phone_expired(self, not_after: dt.date) -> bool:
-        return not_after < self.ports.clock().date()
+        return certificate_status(not_after, self.ports.clock().date()).expired
 
     def _phone_expired_failure(self, not_after: dt.date) -> flow.CardReadFailed:
         return flow.CardReadFailed(
@@ -468,7 +468,6 @@ class DeskSession:
                 opened = self._card.unlock_phone(effect.pin)
                 self.info = self.info.model_copy(update={"certificate": opened})
                 self.reception.certificate_fingerprint = opened.fingerprint_sha256
-                self.reception.pin_tries_left = 3
                 if self._phone_expired(opened.expiry_date):
                     return [self._phone_expired_failure(opened.expiry_date)]
             nonce = self._nonce()

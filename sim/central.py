@@ -254,7 +254,7 @@ class SimCentralSystem:
         status = certificate_status(not_after, day)
         if not demo and self.population.revoked(cert.serial_number, day):
             raise CentralRejected(CentralRejected.Reason.CERTIFICATE_REVOKED)
-        if phone and status is not CertificateStatus.VALID:
+        if phone and status.expired:
             # the 3-month grace is the physical card's alone (MHLW KB0012286, docs/smartphone.md §0)
             raise CentralRejected(CentralRejected.Reason.SMARTPHONE_CERTIFICATE_EXPIRED, f"有効期限 {not_after:%Y-%m-%d}")
         if status is CertificateStatus.BEYOND_GRACE:

@@ -209,6 +209,8 @@ def test_the_central_system_gives_a_phone_no_grace_and_no_device_proof_to_a_card
                          confirmation_date=day, medical_institution_code="1312345678")
 
     assert central.confirm_card(query("iphone", AuthMethod.DEVICE, dt.date(2026, 12, 1))).validity == 1
+    # its last day, within the 3 months of renewal alerts: still valid, for a phone as for a card
+    assert central.confirm_card(query("iphone", AuthMethod.DEVICE, dt.date(2028, 4, 9))) is not None
     with pytest.raises(CentralRejected) as caught:  # a day after the phone certificate ended (2028-04-09)
         central.confirm_card(query("iphone", AuthMethod.DEVICE, dt.date(2028, 4, 10)))
     assert caught.value.reason is CentralRejected.Reason.SMARTPHONE_CERTIFICATE_EXPIRED
