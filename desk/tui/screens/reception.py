@@ -446,7 +446,9 @@ class ReceptionScreen(Screen):
                 self.query_one(VisualPanel).show_pending()
             self.query_one("#main", ContentSwitcher).current = "pane-face" if chosen is AuthMethod.FACE else "pane-visual"
             self._set_busy(label)
-            self.set_timer(_SECOND_FRAME_AFTER, lambda: self.run_call(label, lambda: self.session.choose(chosen)))
+            # the lane that asked, even if staff switch lanes within this frame
+            lane, session = self.active_lane, self.session
+            self.set_timer(_SECOND_FRAME_AFTER, lambda: self.run_call_on(lane, label, lambda: session.choose(chosen)))
             return
         self.run_call(label, lambda: self.session.choose(chosen))
 
@@ -490,11 +492,9 @@ class ReceptionScreen(Screen):
             face_open = any(o.method is AuthMethod.FACE and o.enabled for o in view.methods)
             self.query_one(FacePanel).show(view, can_retry=self._face_retry_allowed() and face_open)
         elif pane == "pane-visual" and switched:
-            # the form first; its two pictures (768 colours each) next frame — drawing them with the
-            # pane switch took the F4 frame past 100 ms
+            # the form first; its two pictures (768 colours each) with the surroundings, next frame —
+            # drawing them with the pane switch took the F4 frame past 100 ms
             self.query_one(VisualPanel).show_pending()
-        elif pane == "pane-visual":
-            self.query_one(VisualPanel).show(view)
         elif pane == "pane-result" and view.outcome is not None:
             self.query_one(ResultBanner).show(view.outcome)  # the answer first; its steps next frame
 

@@ -26,6 +26,7 @@ def banner_kind(code: int | None) -> str:
 
 class ResultBanner(Vertical):
     claim = ""  # the claim box's text, what `C` copies
+
     def compose(self) -> ComposeResult:
         yield Static("", id="result-label")
         with Horizontal(id="result-body"):
