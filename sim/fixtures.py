@@ -160,7 +160,7 @@ def load_card_fixture(name_or_path: str | Path) -> CardFixture:
         if not _FIXTURE_NAME.fullmatch(str(name_or_path)):
             raise UnknownFixture(
                 f"カードのテストデータ名「{str(name_or_path)[:80]}」は使えません（英小文字・数字・-、64文字まで。"
-                f"あるもの: {', '.join(list_card_fixtures())}）"
+                f"あるもの: {', '.join(_placeable())}）"
             )
         path = CARDS_DIR / f"{name_or_path}.json"
         if not path.exists() and (PHONES_DIR / path.name).exists():
@@ -168,7 +168,7 @@ def load_card_fixture(name_or_path: str | Path) -> CardFixture:
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
-        known = ", ".join(list_card_fixtures())
+        known = ", ".join(_placeable())
         raise UnknownFixture(f"カードのテストデータ {path.name[:80]} がありません（あるもの: {known}）") from exc
     except (ValueError, RecursionError) as exc:
         raise FixtureError(f"{path.name} はJSONとして読めません: {str(exc)[:200]}") from exc
@@ -188,6 +188,11 @@ def load_card_fixture(name_or_path: str | Path) -> CardFixture:
 
 def list_card_fixtures() -> list[str]:
     return sorted(p.stem for p in CARDS_DIR.glob("*.json"))
+
+
+def _placeable() -> list[str]:
+    """What can be placed on the simulated reader: the cards, then the phones."""
+    return list_card_fixtures() + list_phone_fixtures()
 
 
 def list_phone_fixtures() -> list[str]:
